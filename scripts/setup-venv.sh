@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment and install the station into it.
+# On a Raspberry Pi the venv sees the system's site-packages, so apt's picamera2
+# (python3-picamera2) and the numpy it was built against stay in use.
+set -euo pipefail
+venv="${1:-.venv}"
+cd "$(dirname "$0")/.."
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2
+    exit 1
+fi
+flags=()
+if "$python" -c 'import picamera2' 2>/dev/null; then
+    flags+=(--system-site-packages)
+    echo "setup: picamera2 found; the venv will use the system's picamera2 and numpy" >&2
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "${flags[@]}" "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e '.[test]'
+echo "setup: ready ($venv/bin/gait-station)" >&2
