@@ -8,7 +8,6 @@ written here and nowhere else.
 from __future__ import annotations
 
 import csv
-import enum
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,37 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from station.errors import InputError, MissingFileError
+from station.gait.coco import KEYPOINT_NAMES, NUM_KEYPOINTS, BodyPart
+
+__all__ = [
+    "KEYPOINT_NAMES",
+    "NUM_KEYPOINTS",
+    "TRACK_COLUMNS",
+    "BodyPart",
+    "Pose",
+    "PoseTrack",
+    "TrackWriter",
+    "iter_track_csv",
+    "read_track_csv",
+    "write_track_csv",
+]
 
 
-class BodyPart(enum.IntEnum):
-    """COCO keypoint order, as MoveNet outputs it."""
-
-    NOSE = 0
-    LEFT_EYE = 1
-    RIGHT_EYE = 2
-    LEFT_EAR = 3
-    RIGHT_EAR = 4
-    LEFT_SHOULDER = 5
-    RIGHT_SHOULDER = 6
-    LEFT_ELBOW = 7
-    RIGHT_ELBOW = 8
-    LEFT_WRIST = 9
-    RIGHT_WRIST = 10
-    LEFT_HIP = 11
-    RIGHT_HIP = 12
-    LEFT_KNEE = 13
-    RIGHT_KNEE = 14
-    LEFT_ANKLE = 15
-    RIGHT_ANKLE = 16
-
-    @property
-    def key(self) -> str:
-        """Lower-case name used in CSV headers and JSON, e.g. ``left_hip``."""
-        return self.name.lower()
-
-
-NUM_KEYPOINTS = len(BodyPart)
-KEYPOINT_NAMES: tuple[str, ...] = tuple(p.key for p in BodyPart)
 TRACK_COLUMNS: tuple[str, ...] = ("t_s",) + tuple(
     f"{name}_{c}" for name in KEYPOINT_NAMES for c in ("x", "y", "score")
 )
