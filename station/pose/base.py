@@ -25,9 +25,11 @@ class PoseEstimator(abc.ABC):
 
     def reset(self) -> None:
         """Forget any tracking state (a new runner, a new video)."""
+        return None
 
     def close(self) -> None:
         """Release the interpreter. Idempotent."""
+        return None
 
     def __enter__(self) -> PoseEstimator:
         return self
