@@ -1,0 +1,262 @@
+"""Station settings: defaults here, a TOML file, environment, and the web page's overrides.
+
+Strictly validated, units in names. Layers, later wins:
+
+1. the defaults in these dataclasses;
+2. a TOML file (``--config``, ``$GAIT_STATION_CONFIG``, or ``/etc/gait-station/config.toml``);
+3. overrides saved from the web settings page (the ``settings`` table of the store),
+   passed in as a nested dict.
+
+An unknown key, a wrong type or an out-of-range value raises :class:`InputError`
+naming the key, e.g. ``config: cues.red_deg must be greater than cues.amber_deg``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from station.errors import InputError
+
+View = Literal["posterior", "anterior"]
+CueMode = Literal["absolute", "baseline"]
+BuzzerKind = Literal["active", "passive"]
+
+DEFAULT_CONFIG_PATH = Path("/etc/gait-station/config.toml")
+
+
+def _check(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise InputError(f"config: {key} {message}")
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    source: str = "auto"  # auto | camera | webcam[:N] | PATH
+    fps: float = 60.0  # requested capture rate
+    view: View = "posterior"
+    camera_roll_deg: float | None = None  # declared roll (levelled camera: 0); None = unknown
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.fps <= 240.0, "camera.fps", "must be between 1 and 240")
+        if self.camera_roll_deg is not None:
+            _check(abs(self.camera_roll_deg) <= 45.0, "camera.camera_roll_deg", "must be within ±45")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = "movenet-lightning-int8"
+    path: str | None = None  # a given .tflite file for that model
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.num_threads <= 16, "model.num_threads", "must be between 1 and 16")
+
+
+@dataclass(frozen=True)
+class CueSettings:
+    """How drop_excursion_deg becomes green / amber / red, and what the buzzer does."""
+
+    enabled: bool = True
+    mode: CueMode = "absolute"  # absolute thresholds, or change from the runner's own baseline
+    window_steps: int = 8  # rolling window per side
+    min_steps: int = 7  # fewer steps than this on a side: no judgement (unreliable in 2D)
+    amber_deg: float = 4.0  # absolute mode: window mean excursion at or above this is amber
+    red_deg: float = 6.0  # ... and at or above this is red
+    hysteresis_deg: float = 0.5  # a colour is left only when the mean is this far back past its threshold
+    baseline_s: float = 120.0  # baseline mode: the first seconds of the session set the baseline
+    baseline_amber_delta_deg: float = 2.8  # smallest change a 2D measure detects reliably
+    baseline_red_delta_deg: float = 4.2
+    fading: bool = False  # faded feedback: cue every step at first, then fewer
+    fading_full_s: float = 300.0  # cue on every step for this long
+    fading_end_s: float = 1200.0  # ... then fewer, down to none by this session time
+    beep_on_red: bool = True
+    beep_s: float = 0.08
+    metronome: bool = False  # tick the target cadence on the buzzer
+    metronome_gain_pct: float = 7.5  # target = measured cadence × (1 + gain/100); 5–10 % in retraining studies
+    buzzer_kind: BuzzerKind = "active"
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.window_steps <= 100, "cues.window_steps", "must be between 1 and 100")
+        _check(1 <= self.min_steps <= self.window_steps, "cues.min_steps", "must be between 1 and cues.window_steps")
+        _check(0.0 < self.amber_deg < 45.0, "cues.amber_deg", "must be between 0 and 45")
+        _check(self.red_deg > self.amber_deg, "cues.red_deg", "must be greater than cues.amber_deg")
+        _check(0.0 <= self.hysteresis_deg < 2.0, "cues.hysteresis_deg", "must be between 0 and 2")
+        _check(self.baseline_s > 0, "cues.baseline_s", "must be positive")
+        _check(self.baseline_amber_delta_deg > 0, "cues.baseline_amber_delta_deg", "must be positive")
+        _check(
+            self.baseline_red_delta_deg > self.baseline_amber_delta_deg,
+            "cues.baseline_red_delta_deg",
+            "must be greater than cues.baseline_amber_delta_deg",
+        )
+        _check(
+            0 < self.fading_full_s < self.fading_end_s, "cues.fading_full_s", "must be positive and below fading_end_s"
+        )
+        _check(0.0 < self.beep_s <= 2.0, "cues.beep_s", "must be between 0 and 2")
+        _check(0.0 <= self.metronome_gain_pct <= 20.0, "cues.metronome_gain_pct", "must be between 0 and 20")
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    """BCM pin numbers."""
+
+    green: int = 17
+    amber: int = 27
+    red: int = 22
+    buzzer: int = 18
+    button: int = 23
+
+    def __post_init__(self) -> None:
+        pins = dataclasses.astuple(self)
+        for f, pin in zip(dataclasses.fields(self), pins, strict=True):
+            _check(2 <= pin <= 27, f"pins.{f.name}", "must be a BCM GPIO number between 2 and 27")
+        _check(len(set(pins)) == len(pins), "pins", "must all be different")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    auto: bool = True  # start a session when a runner appears, end it when they leave
+    appear_s: float = 2.0  # runner in view this long before an automatic session starts
+    absent_s: float = 10.0  # runner out of view this long ends an automatic session
+    default_runner: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.appear_s >= 0, "session.appear_s", "must be ≥ 0")
+        _check(self.absent_s > 0, "session.absent_s", "must be positive")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    live_page_public: bool = True  # the live page without login (everything else needs it)
+    host: str = "0.0.0.0"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.port <= 65535, "web.port", "must be between 1 and 65535")
+
+
+@dataclass(frozen=True)
+class Settings:
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    cues: CueSettings = field(default_factory=CueSettings)
+    pins: PinSettings = field(default_factory=PinSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def merged(self, overrides: dict[str, Any] | None) -> Settings:
+        """A copy with the nested ``overrides`` applied (validated like a file)."""
+        if not overrides:
+            return self
+        return from_dict(_deep_merge(self.to_dict(), overrides))
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except InputError as exc:
+                errors.append(str(exc))
+        raise InputError(errors[0] if errors else f"config: {key} has the wrong type")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        _check(value in allowed, key, f"must be one of {', '.join(map(str, allowed))} (got {value!r})")
+        return value
+    if tp is bool:
+        _check(isinstance(value, bool), key, f"must be true or false (got {value!r})")
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), key, f"must be a whole number (got {value!r})")
+        return value
+    if tp is float:
+        _check(isinstance(value, int | float) and not isinstance(value, bool), key, f"must be a number (got {value!r})")
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str), key, f"must be text (got {value!r})")
+        return value
+    if dataclasses.is_dataclass(tp):
+        _check(isinstance(value, dict), key, "must be a table")
+        return _build(tp, value, key + ".")
+    raise InputError(f"config: {key} has an unsupported type")  # pragma: no cover
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(f"config: unknown setting {prefix}{unknown[0]}")
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the checks above
+        raise InputError(f"config: {prefix.rstrip('.')}: {exc}") from None
+
+
+def from_dict(data: dict[str, Any]) -> Settings:
+    """Validated settings from a nested dict (the TOML file's shape)."""
+    return _build(Settings, data)
+
+
+def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the TOML file at ``path`` (or the default locations), then ``overrides``.
+
+    A missing default file is fine (defaults apply); a missing named file is an error.
+    """
+    explicit = path is not None or "GAIT_STATION_CONFIG" in os.environ
+    p = Path(path) if path is not None else Path(os.environ.get("GAIT_STATION_CONFIG", DEFAULT_CONFIG_PATH))
+    data: dict[str, Any] = {}
+    if p.exists():
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"config: {p}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"config: cannot read {p}: {exc}") from None
+    elif explicit:
+        raise InputError(f"config: {p}: no such file")
+    settings = from_dict(data)
+    return settings.merged(overrides)
+
+
+def default_db_path() -> Path:
+    """``$GAIT_STATION_DB``, else ``$STATE_DIRECTORY/gait.db`` under systemd, else ~/.local/share/gait-station."""
+    if "GAIT_STATION_DB" in os.environ:
+        return Path(os.environ["GAIT_STATION_DB"])
+    if "STATE_DIRECTORY" in os.environ:  # set by systemd's StateDirectory=
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / "gait.db"
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "gait-station" / "gait.db"
+
+
+def runtime_dir() -> Path:
+    """Where the station writes its live preview JPEG (``$RUNTIME_DIRECTORY`` under systemd)."""
+    if "RUNTIME_DIRECTORY" in os.environ:
+        return Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0])
+    if "GAIT_STATION_RUNTIME_DIR" in os.environ:
+        return Path(os.environ["GAIT_STATION_RUNTIME_DIR"])
+    return default_db_path().parent / "run"

@@ -1,0 +1,502 @@
+"""The station's SQLite database: runners, sessions, steps, cue events, raw poses, commands.
+
+sqlite-utils over one file in WAL mode, schema changes as decorated migrations.
+The station process writes sessions, steps, cues, poses and its status row; the
+web process reads them and writes only *requests* (the ``commands`` table, which
+the station polls), settings overrides, notes and runner edits. That table is
+the one mechanism by which the web asks the station for anything.
+
+Durability: every write is its own transaction (``synchronous=FULL``), so a
+completed step is on disk when :meth:`Store.add_step` returns and a power cut
+loses at most the step in progress. On the next start
+:meth:`Store.mark_interrupted` closes sessions left ``running``.
+
+Timestamps written here (``*_at``) are wall-clock UTC ISO 8601 strings; stream
+times (``t_*_s``) are the source's seconds since the session's first frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from station.errors import InputError, StoreError
+from station.keypoints import NUM_KEYPOINTS, PoseTrack
+
+log = logging.getLogger(__name__)
+
+migrations = Migrations("gait-station")
+
+SESSION_RUNNING = "running"
+SESSION_COMPLETED = "completed"
+SESSION_INTERRUPTED = "interrupted"
+
+#: step columns with their own column; anything else in a step dict goes to ``extra`` (JSON)
+STEP_COLUMNS: tuple[str, ...] = (
+    "side",
+    "t_contact_s",
+    "t_end_s",
+    "drop_excursion_deg",
+    "drop_peak_deg",
+    "cadence_spm",
+    "trunk_lean_deg",
+    "knee_fppa_deg",
+    "step_width_norm",
+)
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runners"].create({"id": int, "name": str, "created_at": str}, pk="id", not_null={"name", "created_at"})
+    db["runners"].create_index(["name"], unique=True)
+    db["sessions"].create(
+        {
+            "id": int,
+            "runner_id": int,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,  # running | completed | interrupted
+            "trigger": str,  # button | web | auto | file | cli | demo
+            "source": str,
+            "model": str,
+            "fps": float,
+            "view": str,
+            "camera_roll_deg": float,
+            "settings": str,  # JSON: the settings the session ran with
+            "summary": str,  # JSON: the analysis summary at the end
+            "notes": str,
+            "steps": int,
+            "duration_s": float,
+        },
+        pk="id",
+        foreign_keys=[("runner_id", "runners", "id")],
+        not_null={"started_at", "status"},
+        defaults={"status": SESSION_RUNNING, "steps": 0, "notes": ""},
+    )
+    db["sessions"].create_index(["runner_id"])
+    db["sessions"].create_index(["status"])
+    db["steps"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "idx": int,
+            "side": str,
+            "t_contact_s": float,
+            "t_end_s": float,
+            "drop_excursion_deg": float,
+            "drop_peak_deg": float,
+            "cadence_spm": float,
+            "trunk_lean_deg": float,
+            "knee_fppa_deg": float,
+            "step_width_norm": float,
+            "extra": str,  # JSON: quality flags and any further metrics
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+        not_null={"session_id", "idx", "side", "t_contact_s", "t_end_s"},
+    )
+    db["steps"].create_index(["session_id", "idx"], unique=True)
+    db["cue_events"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "t_s": float,  # stream time of the event
+            "kind": str,  # led | buzzer | metronome | framing
+            "state": str,  # green | amber | red | off | no_runner | beep | ...
+            "side": str,
+            "value": float,
+            "reason": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+        not_null={"session_id", "kind", "state", "reason"},
+    )
+    db["cue_events"].create_index(["session_id"])
+    db["pose_chunks"].create(
+        {"id": int, "session_id": int, "t0_s": float, "frames": int, "data": bytes},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["pose_chunks"].create_index(["session_id", "t0_s"])
+    db["commands"].create(
+        {
+            "id": int,
+            "kind": str,  # start | stop
+            "payload": str,  # JSON
+            "status": str,  # pending | done | failed
+            "result": str,
+            "created_at": str,
+            "handled_at": str,
+        },
+        pk="id",
+        not_null={"kind", "status", "created_at"},
+        defaults={"status": "pending", "payload": "{}"},
+    )
+    db["meta"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+class Store:
+    """One connection to the station database. Open one per thread (or per web request).
+
+    >>> with Store(":memory:") as s:
+    ...     sid = s.start_session(runner="Ana", source="demo", model="sim", fps=60.0, view="posterior")
+    ...     s.add_step(sid, {"side": "left", "t_contact_s": 0.4, "t_end_s": 0.65, "drop_excursion_deg": 2.1})
+    ...     [r["side"] for r in s.steps(sid)]
+    0
+    ['left']
+    """
+
+    def __init__(self, path: str | Path, *, migrate: bool = True, timeout_s: float = 10.0) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False)
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite_utils.Database(conn)
+            if self.path != ":memory:":
+                self.db.enable_wal()
+                conn.execute("PRAGMA synchronous = FULL")
+            if migrate:
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"database {self.path}: {exc.strerror or exc}") from None
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection. Idempotent."""
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one write as its own transaction; disk and lock errors become :class:`StoreError`."""
+        with self._lock:
+            try:
+                with self.db.conn:
+                    return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"database {self.path}: {exc}") from None
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- runners -------------------------------------------------------------------------------
+    def runner_id(self, name: str | None, *, create: bool = True) -> int | None:
+        """The id of the runner called ``name`` (created if new); None for no name."""
+        name = (name or "").strip()
+        if not name:
+            return None
+        if len(name) > 80:
+            raise InputError("runner name is longer than 80 characters")
+        row = self.db.execute("select id from runners where name = ?", [name]).fetchone()
+        if row:
+            return int(row[0])
+        if not create:
+            return None
+        return int(self._write(lambda: self.db["runners"].insert({"name": name, "created_at": utcnow()}).last_pk))
+
+    def runners(self) -> list[dict[str, Any]]:
+        sql = """
+            select r.id, r.name, r.created_at, count(s.id) as sessions, max(s.started_at) as last_session_at
+            from runners r left join sessions s on s.runner_id = r.id
+            group by r.id order by r.name collate nocase
+        """
+        return list(self.db.query(sql))
+
+    def runner(self, runner_id: int) -> dict[str, Any] | None:
+        return next(self.db.query("select * from runners where id = ?", [runner_id]), None)
+
+    def rename_runner(self, runner_id: int, name: str) -> None:
+        name = name.strip()
+        if not name or len(name) > 80:
+            raise InputError("a runner name needs 1 to 80 characters")
+        if self.runner(runner_id) is None:
+            raise InputError(f"no runner {runner_id}")
+        other = self.runner_id(name, create=False)
+        if other is not None and other != runner_id:
+            raise InputError(f"a runner called {name!r} exists already: merge instead")
+        self._write(lambda: self.db["runners"].update(runner_id, {"name": name}))
+
+    def merge_runners(self, source_id: int, target_id: int) -> None:
+        """Move every session of ``source_id`` to ``target_id`` and delete ``source_id``."""
+        if source_id == target_id:
+            raise InputError("cannot merge a runner into itself")
+        if self.runner(source_id) is None or self.runner(target_id) is None:
+            raise InputError("no such runner")
+
+        def merge() -> None:
+            self.db.execute("update sessions set runner_id = ? where runner_id = ?", [target_id, source_id])
+            self.db.execute("delete from runners where id = ?", [source_id])
+
+        self._write(merge)
+
+    # -- sessions ------------------------------------------------------------------------------
+    def start_session(
+        self,
+        *,
+        runner: str | None = None,
+        source: str = "",
+        model: str = "",
+        fps: float | None = None,
+        view: str = "posterior",
+        camera_roll_deg: float | None = None,
+        settings: dict[str, Any] | None = None,
+        trigger: str = "cli",
+    ) -> int:
+        runner_id = self.runner_id(runner)
+        row = {
+            "runner_id": runner_id,
+            "started_at": utcnow(),
+            "status": SESSION_RUNNING,
+            "trigger": trigger,
+            "source": source,
+            "model": model,
+            "fps": fps,
+            "view": view,
+            "camera_roll_deg": camera_roll_deg,
+            "settings": json.dumps(settings or {}),
+            "steps": 0,
+        }
+        sid = int(self._write(lambda: self.db["sessions"].insert(row).last_pk))
+        log.info("session %d started (runner=%r, trigger=%s)", sid, runner, trigger)
+        return sid
+
+    def end_session(
+        self,
+        session_id: int,
+        *,
+        summary: dict[str, Any] | None = None,
+        status: str = SESSION_COMPLETED,
+        duration_s: float | None = None,
+    ) -> None:
+        update = {"ended_at": utcnow(), "status": status, "summary": json.dumps(summary or {})}
+        if duration_s is not None:
+            update["duration_s"] = duration_s
+        self._write(lambda: self.db["sessions"].update(session_id, update))
+        log.info("session %d %s", session_id, status)
+
+    def mark_interrupted(self) -> list[int]:
+        """Close sessions left running by a crash or power cut; returns their ids."""
+        ids = [r[0] for r in self.db.execute("select id from sessions where status = ?", [SESSION_RUNNING])]
+        for sid in ids:
+            n, last = self.db.execute("select count(*), max(t_end_s) from steps where session_id = ?", [sid]).fetchone()
+            self._write(
+                lambda sid=sid, n=n, last=last: self.db["sessions"].update(
+                    sid, {"status": SESSION_INTERRUPTED, "ended_at": utcnow(), "steps": n, "duration_s": last}
+                )
+            )
+            log.warning("session %d was interrupted (%d steps kept)", sid, n)
+        return ids
+
+    def session(self, session_id: int) -> dict[str, Any] | None:
+        sql = """select s.*, r.name as runner from sessions s left join runners r on r.id = s.runner_id
+                 where s.id = ?"""
+        row = next(self.db.query(sql, [session_id]), None)
+        return _decode_session(row) if row else None
+
+    def sessions(self, *, runner_id: int | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        where, params = "", []
+        if runner_id is not None:
+            where, params = "where s.runner_id = ?", [runner_id]
+        sql = f"""select s.*, r.name as runner from sessions s left join runners r on r.id = s.runner_id
+                  {where} order by s.started_at desc, s.id desc limit ? offset ?"""
+        return [_decode_session(r) for r in self.db.query(sql, [*params, limit, offset])]
+
+    def running_session(self) -> dict[str, Any] | None:
+        row = next(self.db.query("select id from sessions where status = ? order by id desc limit 1",
+                                 [SESSION_RUNNING]), None)
+        return self.session(row["id"]) if row else None
+
+    def set_notes(self, session_id: int, notes: str) -> None:
+        if len(notes) > 10_000:
+            raise InputError("notes are longer than 10000 characters")
+        self._write(lambda: self.db["sessions"].update(session_id, {"notes": notes}))
+
+    def delete_session(self, session_id: int) -> None:
+        def delete() -> None:
+            for table in ("steps", "cue_events", "pose_chunks"):
+                self.db.execute(f"delete from {table} where session_id = ?", [session_id])
+            self.db.execute("delete from sessions where id = ?", [session_id])
+
+        self._write(delete)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def add_step(self, session_id: int, step: dict[str, Any]) -> int:
+        """Insert one completed step and commit it; returns its index within the session."""
+        row: dict[str, Any] = {k: step.get(k) for k in STEP_COLUMNS}
+        extra = {k: v for k, v in step.items() if k not in STEP_COLUMNS}
+        row["extra"] = json.dumps(extra, default=_json_default)
+        row["session_id"] = session_id
+        row["created_at"] = utcnow()
+
+        def insert() -> int:
+            idx = self.db.execute("select coalesce(max(idx), -1) + 1 from steps where session_id = ?",
+                                  [session_id]).fetchone()[0]
+            row["idx"] = idx
+            self.db["steps"].insert(row)
+            self.db.execute("update sessions set steps = steps + 1, duration_s = max(coalesce(duration_s, 0), ?) "
+                            "where id = ?", [row["t_end_s"], session_id])
+            return int(idx)
+
+        return int(self._write(insert))
+
+    def steps(self, session_id: int) -> list[dict[str, Any]]:
+        rows = self.db.query("select * from steps where session_id = ? order by idx", [session_id])
+        return [_decode_step(r) for r in rows]
+
+    def steps_since(self, session_id: int, after_idx: int) -> list[dict[str, Any]]:
+        rows = self.db.query("select * from steps where session_id = ? and idx > ? order by idx",
+                             [session_id, after_idx])
+        return [_decode_step(r) for r in rows]
+
+    # -- cue events ----------------------------------------------------------------------------
+    def add_cue(self, session_id: int, event: dict[str, Any]) -> int:
+        row = {
+            "session_id": session_id,
+            "t_s": event.get("t_s"),
+            "kind": event["kind"],
+            "state": event["state"],
+            "side": event.get("side"),
+            "value": event.get("value"),
+            "reason": event["reason"],
+            "created_at": utcnow(),
+        }
+        return int(self._write(lambda: self.db["cue_events"].insert(row).last_pk))
+
+    def cues(self, session_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from cue_events where session_id = ? order by id", [session_id]))
+
+    # -- raw poses -----------------------------------------------------------------------------
+    def add_poses(self, session_id: int, t_s: Sequence[float], xy: np.ndarray, score: np.ndarray) -> None:
+        """Append a chunk of raw poses (N frames) to the session's pose track."""
+        n = len(t_s)
+        if n == 0:
+            return
+        block = np.empty((n, 1 + NUM_KEYPOINTS * 3), dtype="<f8")
+        block[:, 0] = t_s
+        kp = np.concatenate([np.asarray(xy, "<f8").reshape(n, NUM_KEYPOINTS, 2),
+                             np.asarray(score, "<f8").reshape(n, NUM_KEYPOINTS, 1)], axis=2)
+        block[:, 1:] = kp.reshape(n, -1)
+        row = {"session_id": session_id, "t0_s": float(t_s[0]), "frames": n, "data": block.tobytes()}
+        self._write(lambda: self.db["pose_chunks"].insert(row))
+
+    def pose_track(self, session_id: int) -> PoseTrack:
+        blocks = [np.frombuffer(r[0], dtype="<f8").reshape(-1, 1 + NUM_KEYPOINTS * 3)
+                  for r in self.db.execute("select data from pose_chunks where session_id = ? order by t0_s, id",
+                                           [session_id])]
+        if not blocks:
+            return PoseTrack.from_poses([])
+        data = np.concatenate(blocks)
+        kp = data[:, 1:].reshape(-1, NUM_KEYPOINTS, 3)
+        return PoseTrack(data[:, 0].copy(), kp[:, :, :2].copy(), kp[:, :, 2].copy())
+
+    # -- commands (web -> station) -------------------------------------------------------------
+    def request(self, kind: str, payload: dict[str, Any] | None = None) -> int:
+        if kind not in ("start", "stop"):
+            raise InputError(f"unknown command {kind!r}")
+        row = {"kind": kind, "payload": json.dumps(payload or {}), "status": "pending", "created_at": utcnow()}
+        return int(self._write(lambda: self.db["commands"].insert(row).last_pk))
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        rows = self.db.query("select * from commands where status = 'pending' order by id")
+        return [{**r, "payload": json.loads(r["payload"] or "{}")} for r in rows]
+
+    def finish_command(self, command_id: int, *, ok: bool = True, result: str = "") -> None:
+        update = {"status": "done" if ok else "failed", "result": result, "handled_at": utcnow()}
+        self._write(lambda: self.db["commands"].update(command_id, update))
+
+    def command(self, command_id: int) -> dict[str, Any] | None:
+        return next(self.db.query("select * from commands where id = ?", [command_id]), None)
+
+    # -- meta: settings overrides, station status, admin ---------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        row = {"key": key, "value": json.dumps(value, default=_json_default), "updated_at": utcnow()}
+        self._write(lambda: self.db["meta"].upsert(row, pk="key"))
+
+    def meta_updated_at(self, key: str) -> str | None:
+        row = self.db.execute("select updated_at from meta where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return self.get_meta("settings", {}) or {}
+
+    def set_settings_overrides(self, overrides: dict[str, Any]) -> None:
+        self.set_meta("settings", overrides)
+
+    def set_status(self, status: dict[str, Any]) -> None:
+        """The station's live status (heartbeat): session, cue state, framing, fps."""
+        self.set_meta("station_status", status)
+
+    def status(self) -> dict[str, Any] | None:
+        status = self.get_meta("station_status")
+        if status is not None:
+            status["updated_at"] = self.meta_updated_at("station_status")
+        return status
+
+    # -- export ----------------------------------------------------------------------------------
+    def iter_export_rows(self, session_id: int) -> Iterator[dict[str, Any]]:
+        for s in self.steps(session_id):
+            yield {k: s.get(k) for k in ("idx", *STEP_COLUMNS)}
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple | set):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _decode_session(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for key in ("settings", "summary"):
+        try:
+            row[key] = json.loads(row[key]) if row.get(key) else {}
+        except json.JSONDecodeError:
+            row[key] = {}
+    return row
+
+
+def _decode_step(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    extra = row.pop("extra", None)
+    if extra:
+        try:
+            for k, v in json.loads(extra).items():
+                row.setdefault(k, v)
+        except json.JSONDecodeError:
+            pass
+    return row
