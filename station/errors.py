@@ -29,3 +29,7 @@ class SourceError(StationError, IOError):
 
 class StoreError(StationError, RuntimeError):
     """The database cannot be opened or written."""
+
+
+class BoardError(StationError, RuntimeError):
+    """The cue board (GPIO LEDs, buzzer, button) cannot be opened or driven."""
