@@ -1,0 +1,688 @@
+"""Cues: what the runner sees and hears, decided step by step, shown on GPIO.
+
+Two halves, as DESIGN.md splits pure core from thin shell:
+
+* :class:`CuePolicy` — no I/O, no clock. It is fed the analyzer's steps
+  (``.on_step``) and view status (``.on_status``) and answers with
+  :class:`CueEvent` objects: an LED state, a beep, the metronome on or off,
+  each with the reason the station records in the ``cue_events`` table. Time
+  comes only from the stream timestamps inside the steps and statuses.
+* :class:`CueBoard` — gpiozero LEDs (green, amber, red), a buzzer (active
+  :class:`gpiozero.Buzzer` or passive :class:`gpiozero.TonalBuzzer`) and the
+  start/stop button, on configurable BCM pins. The pin factory is injectable;
+  off the Pi :func:`mock_factory` gives gpiozero's mock pins, whose ``states``
+  history the tests read.
+
+How a step becomes a colour
+---------------------------
+Each side keeps its last ``window_steps`` values of ``drop_excursion_deg``
+(steps whose value is ``None`` — keypoints not seen — do not count). Until a
+side has ``min_steps`` of them there is no colour judgement for it (a 2D
+measure needs about seven steps to be reliable) and the LED shows *wait*. Then
+the **median** of the window (one mis-detected step cannot turn the light) is
+compared with the amber and red thresholds:
+
+* ``absolute`` mode: ``amber_deg`` / ``red_deg`` (defaults 4° / 6°);
+* ``baseline`` mode: the side's median over the first ``baseline_s`` of the
+  session plus ``baseline_amber_delta_deg`` (2.8°, the smallest change a 2D
+  measure detects reliably) / ``baseline_red_delta_deg``.
+
+Going up a level is immediate; coming down needs the median to fall
+``hysteresis_deg`` below the threshold, so a value sitting on a threshold does
+not flicker the light. The LED shows the judgement of the **stance side of the
+step just emitted**, so an asymmetric runner sees the colour change in time
+with the side that drops; the reason text names the side.
+
+Faded feedback (``fading``): every step is cued for the first
+``fading_full_s`` of the session; after that, in each minute, feedback is shown
+only for the first fraction of the minute, a fraction falling linearly to zero
+at ``fading_end_s`` (the "faded feedback" of running retraining studies, where
+the mirror or monitor is withdrawn progressively so the runner learns to feel
+the new pattern). While feedback is withheld the LEDs are dark and measuring
+goes on.
+
+Metronome (``metronome``): once ``2 × window_steps`` steps have been seen, the
+runner's cadence is measured (median step interval, robust to a missed step)
+and the buzzer ticks at that cadence × (1 + ``metronome_gain_pct``/100) — fixed
+from then on, so the target does not chase the runner as they speed up.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from station.config import CueSettings, PinSettings, Settings
+from station.errors import BoardError, InputError
+
+log = logging.getLogger(__name__)
+
+Side = Literal["left", "right"]
+SIDES: tuple[Side, Side] = ("left", "right")
+
+# A runner missing from view for less than this is not reported (one bad frame must not blink the LEDs).
+VIEW_LOST_AFTER_S = 0.3
+# Faded feedback is scheduled in blocks of this length: feedback for the first part of each block.
+FADING_BLOCK_S = 60.0
+# Plausible running cadence; a measured cadence outside it does not start the metronome.
+CADENCE_RANGE_SPM = (100.0, 240.0)
+METRONOME_TICK_S = 0.03
+# Passive (PWM) buzzer: piezo discs are loudest around 2–4 kHz.
+TICK_TONE_HZ = 2093.0  # C7
+BEEP_TONE_HZ = 2637.0  # E7
+PASSIVE_MID_TONE = "C7"
+
+
+class Led(StrEnum):
+    """What the three LEDs show. The values are what ``cue_events.state`` records."""
+
+    OFF = "off"  # all dark: no session, or feedback withheld (faded feedback)
+    READY = "ready"  # green flash every 2 s: station running, no session
+    WAIT = "wait"  # green blinking: measuring, not enough steps for a judgement yet
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    NO_RUNNER = "no_runner"  # amber blinking: runner not in view
+    BAD_FRAMING = "bad_framing"  # amber blinking: runner in view but framing bad (too small, cut off, ...)
+    FAULT = "fault"  # red blinking: camera lost, model failure, disk full
+
+
+class Level(StrEnum):
+    """A side's judgement."""
+
+    WAIT = "wait"
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+_RANK = {Level.GREEN: 0, Level.AMBER: 1, Level.RED: 2}
+
+CueKind = Literal["led", "framing", "buzzer", "metronome"]
+
+
+@dataclass(frozen=True)
+class CueEvent:
+    """One cue decision: what to show or sound, when (stream time), and why.
+
+    ``kind`` / ``state``:
+
+    * ``led`` — the drop judgement (``state`` a :class:`Led` value; ``value`` the window median, deg);
+    * ``framing`` — the view indicator (``no_runner`` / ``bad_framing``), or the LEDs back
+      (``state`` then the colour being restored);
+    * ``buzzer`` — ``beep`` (``value`` the duration, s);
+    * ``metronome`` — ``on`` (``value`` the target cadence, steps/min) or ``off``.
+
+    :meth:`as_row` is the shape :meth:`station.store.Store.add_cue` takes.
+    """
+
+    t_s: float
+    kind: CueKind
+    state: str
+    reason: str
+    side: Side | None = None
+    value: float | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CueDecision = CueEvent  # the name issue 4 uses
+
+
+class StepLike(Protocol):
+    """What the policy reads from the analyzer's ``Step``."""
+
+    @property
+    def side(self) -> str: ...
+    @property
+    def t_contact_s(self) -> float: ...
+    @property
+    def t_end_s(self) -> float: ...
+    @property
+    def drop_excursion_deg(self) -> float | None: ...
+
+
+class ViewStatusLike(Protocol):
+    """What the policy reads from the analyzer's view / framing status."""
+
+    @property
+    def in_view(self) -> bool: ...
+    @property
+    def framing_ok(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Pure pieces
+# --------------------------------------------------------------------------------------------
+
+
+def next_level(current: Level, value_deg: float, amber_deg: float, red_deg: float, hysteresis_deg: float) -> Level:
+    """The level for ``value_deg`` given the ``current`` one: up at once, down only past the hysteresis."""
+    raw = Level.RED if value_deg >= red_deg else Level.AMBER if value_deg >= amber_deg else Level.GREEN
+    if current == Level.WAIT or _RANK[raw] >= _RANK[current]:
+        return raw
+    clearly = (
+        Level.RED
+        if value_deg > red_deg - hysteresis_deg
+        else Level.AMBER
+        if value_deg > amber_deg - hysteresis_deg
+        else Level.GREEN
+    )
+    return clearly if _RANK[clearly] < _RANK[current] else current
+
+
+def feedback_fraction(t_session_s: float, full_s: float, end_s: float) -> float:
+    """Share of each fading block with feedback, at session time ``t_session_s`` (1 → 0 linearly)."""
+    if t_session_s < full_s:
+        return 1.0
+    if t_session_s >= end_s:
+        return 0.0
+    return 1.0 - (t_session_s - full_s) / (end_s - full_s)
+
+
+def feedback_on(t_session_s: float, full_s: float, end_s: float, block_s: float = FADING_BLOCK_S) -> bool:
+    """Faded-feedback schedule: is feedback shown at session time ``t_session_s``?
+
+    Every step until ``full_s``; then, in each ``block_s`` block after ``full_s``, only the
+    first part of the block, its share fixed at the block's start and falling to 0 at ``end_s``.
+    """
+    if t_session_s < full_s:
+        return True
+    if t_session_s >= end_s:
+        return False
+    block_start = full_s + block_s * int((t_session_s - full_s) // block_s)
+    share = feedback_fraction(block_start, full_s, end_s)
+    return (t_session_s - block_start) < share * block_s
+
+
+def cadence_spm(contact_times_s: Iterable[float]) -> float | None:
+    """Cadence from consecutive initial contacts (either side): 60 / median step interval.
+
+    Intervals longer than 1.6 × the median (a missed step) are dropped first; needs ≥ 3 contacts.
+    """
+    t = sorted(contact_times_s)
+    if len(t) < 3:
+        return None
+    intervals = [b - a for a, b in zip(t, t[1:], strict=False) if b > a]
+    if not intervals:
+        return None
+    med = statistics.median(intervals)
+    kept = [d for d in intervals if d <= 1.6 * med]
+    return 60.0 / statistics.median(kept)
+
+
+@dataclass
+class _SideState:
+    window: deque[float]
+    level: Level = Level.WAIT
+    baseline_values: list[float] | None = None
+    baseline_deg: float | None = None
+
+
+class CuePolicy:
+    """Steps and view statuses in, :class:`CueEvent` objects out. No I/O, no clock.
+
+    One policy per session. ``session_start_s`` is the stream time the session started
+    (the first step or status seen, when not given); baseline and fading run in session time.
+    """
+
+    def __init__(self, settings: CueSettings | None = None, session_start_s: float | None = None) -> None:
+        self.settings = settings if settings is not None else CueSettings()
+        s = self.settings
+        self._t0_s = session_start_s
+        self._sides = {side: _SideState(window=deque(maxlen=s.window_steps)) for side in SIDES}
+        self._last_led: Led | None = None  # the drop cue last shown (restored when the runner is back)
+        self._withheld = False
+        self._view_ok = True
+        self._view_bad_since_s: float | None = None
+        self._view_bad_state: Led | None = None
+        self._shown_view_state: Led | None = None
+        self._contacts: list[float] = []
+        self._metronome_spm: float | None = None
+        self._metronome_decided = False
+        self._ended = False
+
+    # -- read-only state, for the station's status row and the web page ------------------------
+    @property
+    def metronome_spm(self) -> float | None:
+        return self._metronome_spm
+
+    def snapshot(self) -> dict[str, Any]:
+        """Per side: level, window median (deg), steps in window, baseline (deg); plus view and metronome."""
+        out: dict[str, Any] = {}
+        for side, st in self._sides.items():
+            out[side] = {
+                "level": str(st.level),
+                "median_deg": statistics.median(st.window) if st.window else None,
+                "steps": len(st.window),
+                "baseline_deg": st.baseline_deg,
+            }
+        out["view_ok"] = self._view_ok
+        out["metronome_spm"] = self._metronome_spm
+        out["feedback"] = not self._withheld
+        return out
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def on_step(self, step: StepLike, t_s: float | None = None) -> list[CueEvent]:
+        """The cues for one emitted step; ``t_s`` is the stream time of emission (default ``step.t_end_s``)."""
+        if self._ended:
+            return []
+        s = self.settings
+        t = float(step.t_end_s if t_s is None else t_s)
+        if self._t0_s is None:
+            self._t0_s = float(step.t_contact_s)
+        if step.side not in SIDES:
+            raise InputError(f"cues: step side must be left or right (got {step.side!r})")
+        side: Side = "left" if step.side == "left" else "right"
+        t_session = t - self._t0_s
+        self._contacts.append(float(step.t_contact_s))
+        del self._contacts[: -4 * s.window_steps]
+
+        events: list[CueEvent] = []
+        value = step.drop_excursion_deg
+        st = self._sides[side]
+        if value is not None:
+            self._judge(side, st, float(value), float(step.t_contact_s) - self._t0_s)
+
+        if not s.enabled:
+            return events
+        events.extend(self._metronome_events(t))
+        if not self._view_ok:
+            return events  # the view indicator owns the LEDs; measuring goes on
+        if s.fading and not feedback_on(t_session, s.fading_full_s, s.fading_end_s):
+            if not self._withheld:
+                self._withheld = True
+                self._last_led = Led.OFF
+                share = feedback_fraction(t_session, s.fading_full_s, s.fading_end_s)
+                events.append(CueEvent(t, "led", Led.OFF.value, f"faded feedback: withheld at {t_session:.0f} s "
+                                       f"(feedback {share:.0%} of each minute from here on)"))
+            return events
+        self._withheld = False
+        if value is None:
+            return events  # nothing new to judge for this step: the light stays as it is
+        led, reason = self._led_for(side, st)
+        self._last_led = led
+        median = statistics.median(st.window) if st.window else None
+        events.append(CueEvent(t, "led", led.value, reason, side=side, value=median))
+        if led == Led.RED and s.beep_on_red and self._metronome_spm is None:
+            events.append(CueEvent(t, "buzzer", "beep", f"red on the {side} side", side=side, value=s.beep_s))
+        return events
+
+    def on_status(self, status: ViewStatusLike, t_s: float) -> list[CueEvent]:
+        """The view indicator: amber blinking while the runner is not in view or badly framed."""
+        if self._ended:
+            return []
+        if self._t0_s is None:
+            self._t0_s = float(t_s)
+        ok = bool(status.in_view) and bool(status.framing_ok)
+        if ok:
+            self._view_bad_since_s = None
+            if self._view_ok:
+                return []
+            self._view_ok = True
+            restore = self._last_led or Led.WAIT
+            return [CueEvent(t_s, "framing", restore.value, "runner back in view")]
+        state = Led.NO_RUNNER if not status.in_view else Led.BAD_FRAMING
+        if self._view_bad_since_s is None or state != self._view_bad_state:
+            self._view_bad_since_s = float(t_s)
+            self._view_bad_state = state
+        if t_s - self._view_bad_since_s < VIEW_LOST_AFTER_S:
+            return []
+        if not self._view_ok and self._shown_view_state == state:
+            return []
+        self._view_ok = False
+        self._shown_view_state = state
+        why = status.reason or ("runner not in view" if state == Led.NO_RUNNER else "framing bad")
+        return [CueEvent(t_s, "framing", state.value, why)]
+
+    def end(self, t_s: float, reason: str = "session ended") -> list[CueEvent]:
+        """Everything off at the end of the session."""
+        if self._ended:
+            return []
+        self._ended = True
+        events = []
+        if self._metronome_spm is not None:
+            events.append(CueEvent(t_s, "metronome", "off", reason))
+            self._metronome_spm = None
+        events.append(CueEvent(t_s, "led", Led.OFF.value, reason))
+        return events
+
+    # -- internals -------------------------------------------------------------------------------
+    def _thresholds(self, st: _SideState) -> tuple[float, float] | None:
+        s = self.settings
+        if s.mode == "absolute":
+            return s.amber_deg, s.red_deg
+        if st.baseline_deg is None:
+            return None
+        return st.baseline_deg + s.baseline_amber_delta_deg, st.baseline_deg + s.baseline_red_delta_deg
+
+    def _judge(self, side: Side, st: _SideState, value: float, t_contact_session_s: float) -> None:
+        s = self.settings
+        st.window.append(value)
+        if s.mode == "baseline" and st.baseline_deg is None:
+            if st.baseline_values is None:
+                st.baseline_values = []
+            st.baseline_values.append(value)
+            # the baseline is the first baseline_s of the session, extended until it has min_steps
+            if t_contact_session_s >= s.baseline_s and len(st.baseline_values) >= s.min_steps:
+                st.baseline_deg = statistics.median(st.baseline_values)
+                st.window.clear()
+                st.window.extend(st.baseline_values[-s.window_steps :])
+        if len(st.window) < s.min_steps:
+            st.level = Level.WAIT
+            return
+        th = self._thresholds(st)
+        if th is None:
+            st.level = Level.WAIT
+            return
+        st.level = next_level(st.level, statistics.median(st.window), th[0], th[1], s.hysteresis_deg)
+
+    def _led_for(self, side: Side, st: _SideState) -> tuple[Led, str]:
+        s = self.settings
+        n = len(st.window)
+        if n < s.min_steps:
+            return Led.WAIT, f"{side}: {n} of {s.min_steps} steps needed for a judgement"
+        th = self._thresholds(st)
+        if th is None:
+            n_base = len(st.baseline_values or [])
+            return Led.WAIT, f"{side}: collecting baseline ({n_base} steps, first {s.baseline_s:.0f} s)"
+        median = statistics.median(st.window)
+        basis = "" if st.baseline_deg is None else f" (baseline {st.baseline_deg:.1f}°)"
+        reason = (
+            f"{side} drop {median:.1f}° median of {n} steps; amber {th[0]:.1f}°, red {th[1]:.1f}°{basis}"
+        )
+        return Led(st.level.value), reason
+
+    def _metronome_events(self, t_s: float) -> list[CueEvent]:
+        s = self.settings
+        if not s.metronome or self._metronome_decided or len(self._contacts) < 2 * s.window_steps:
+            return []
+        self._metronome_decided = True
+        measured = cadence_spm(self._contacts[: 2 * s.window_steps])
+        if measured is None or not (CADENCE_RANGE_SPM[0] <= measured <= CADENCE_RANGE_SPM[1]):
+            log.warning("metronome not started: measured cadence %s spm is implausible", measured)
+            return []
+        target = measured * (1.0 + s.metronome_gain_pct / 100.0)
+        self._metronome_spm = target
+        return [CueEvent(t_s, "metronome", "on",
+                         f"cadence {measured:.0f} spm over {2 * s.window_steps} steps; target +"
+                         f"{s.metronome_gain_pct:g} %", value=target)]
+
+
+# --------------------------------------------------------------------------------------------
+# The board (gpiozero)
+# --------------------------------------------------------------------------------------------
+
+
+def mock_factory() -> Any:
+    """gpiozero's mock pin factory with PWM-capable pins (so a passive buzzer works too)."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    return MockFactory(pin_class=MockPWMPin)
+
+
+# Led -> (LED name, pattern): None = steady on; (on_s, off_s) = blinking
+_PATTERNS: dict[Led, tuple[str | None, tuple[float, float] | None]] = {
+    Led.OFF: (None, None),
+    Led.READY: ("green", (0.1, 1.9)),
+    Led.WAIT: ("green", (0.5, 0.5)),
+    Led.GREEN: ("green", None),
+    Led.AMBER: ("amber", None),
+    Led.RED: ("red", None),
+    Led.NO_RUNNER: ("amber", (0.25, 0.25)),
+    Led.BAD_FRAMING: ("amber", (0.25, 0.25)),
+    Led.FAULT: ("red", (0.5, 0.5)),
+}
+
+
+class _Ticker(threading.Thread):
+    """Calls ``on`` then, ``tick_s`` later, ``off``, every ``period_s``, scheduled on the monotonic clock."""
+
+    def __init__(self, period_s: float, tick_s: float, on: Callable[[], None], off: Callable[[], None]) -> None:
+        super().__init__(name="metronome", daemon=True)
+        self.period_s = period_s
+        self.tick_s = min(tick_s, period_s / 2)
+        self._on, self._off = on, off
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        next_t = time.monotonic()
+        try:
+            while not self._stop_event.is_set():
+                self._on()
+                self._stop_event.wait(self.tick_s)
+                self._off()
+                next_t += self.period_s
+                delay = next_t - time.monotonic()
+                if delay < 0:  # fell behind (a stalled machine): resynchronise, do not burst
+                    next_t = time.monotonic()
+                    delay = 0.0
+                if self._stop_event.wait(delay):
+                    break
+        except Exception:  # a closed device during shutdown
+            log.debug("metronome stopped", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self is not threading.current_thread():
+            self.join(timeout=1.0)
+
+
+class CueBoard:
+    """Three LEDs, a buzzer and a button on GPIO, driven by :class:`CueEvent` objects.
+
+    Every call acts at once in the caller's thread (an LED edge is a register write;
+    blinking patterns, beeps and the metronome run on background threads), so a cue
+    is on the pins within microseconds of :meth:`show`. Thread-safe; :meth:`close`
+    is idempotent; usable as a context manager.
+    """
+
+    def __init__(
+        self,
+        pins: PinSettings | None = None,
+        *,
+        buzzer_kind: Literal["active", "passive"] = "active",
+        pin_factory: Any = None,
+        when_pressed: Callable[[], None] | None = None,
+        bounce_s: float = 0.05,
+    ) -> None:
+        from gpiozero import LED, Button, Buzzer, TonalBuzzer
+        from gpiozero.exc import GPIOZeroError
+        from gpiozero.tones import Tone
+
+        self.pins = pins if pins is not None else PinSettings()
+        self.buzzer_kind = buzzer_kind
+        self._lock = threading.RLock()
+        self._closed = False
+        self._led_state = Led.OFF
+        self._ticker: _Ticker | None = None
+        self._metronome_spm: float | None = None
+        self._beep_timer: threading.Timer | None = None
+        self._devices: list[Any] = []
+        p = self.pins
+        try:
+            self.leds = {
+                "green": LED(p.green, pin_factory=pin_factory),
+                "amber": LED(p.amber, pin_factory=pin_factory),
+                "red": LED(p.red, pin_factory=pin_factory),
+            }
+            self._devices.extend(self.leds.values())
+            if buzzer_kind == "passive":
+                self.buzzer: Any = TonalBuzzer(p.buzzer, mid_tone=Tone(PASSIVE_MID_TONE), octaves=1,
+                                               pin_factory=pin_factory)
+            else:
+                self.buzzer = Buzzer(p.buzzer, pin_factory=pin_factory)
+            self._devices.append(self.buzzer)
+            self.button = Button(p.button, pull_up=True, bounce_time=bounce_s, pin_factory=pin_factory)
+            self._devices.append(self.button)
+        except (GPIOZeroError, OSError, RuntimeError) as exc:
+            self.close()
+            raise BoardError(f"cannot open the GPIO cue board ({type(exc).__name__}: {exc}); "
+                             "off the Pi use the mock pins") from None
+        if when_pressed is not None:
+            self.when_pressed = when_pressed
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pin_factory: Any = None,
+                      when_pressed: Callable[[], None] | None = None) -> CueBoard:
+        return cls(settings.pins, buzzer_kind=settings.cues.buzzer_kind, pin_factory=pin_factory,
+                   when_pressed=when_pressed)
+
+    # -- context manager / lifetime ------------------------------------------------------------
+    def __enter__(self) -> CueBoard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """All outputs off, pins released. Safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop_ticker()
+            if self._beep_timer is not None:
+                self._beep_timer.cancel()
+            for dev in reversed(self._devices):
+                try:
+                    dev.close()
+                except Exception:  # closing must not fail the shutdown
+                    log.debug("closing %r failed", dev, exc_info=True)
+            self._devices.clear()
+
+    # -- the button ----------------------------------------------------------------------------
+    @property
+    def when_pressed(self) -> Callable[[], None] | None:
+        return self.button.when_pressed
+
+    @when_pressed.setter
+    def when_pressed(self, callback: Callable[[], None] | None) -> None:
+        """Called (on gpiozero's thread) when the start/stop button is pressed."""
+        self.button.when_pressed = callback
+
+    # -- LEDs ------------------------------------------------------------------------------------
+    @property
+    def led_state(self) -> Led:
+        return self._led_state
+
+    def set_led(self, state: Led | str) -> None:
+        state = Led(state)
+        with self._lock:
+            if self._closed:
+                log.debug("board closed: LED %s ignored", state)
+                return
+            if state == self._led_state:
+                return  # idempotent: a steady LED stays, a blinking pattern keeps its phase
+            name, pattern = _PATTERNS[state]
+            for other, led in self.leds.items():
+                if other != name:
+                    led.off()
+            if name is not None:
+                if pattern is None:
+                    self.leds[name].on()
+                else:
+                    self.leds[name].blink(on_time=pattern[0], off_time=pattern[1], background=True)
+            self._led_state = state
+
+    # -- buzzer ----------------------------------------------------------------------------------
+    def _buzz_on(self, tone_hz: float) -> None:
+        if self.buzzer_kind == "passive":
+            self.buzzer.play(tone_hz)
+        else:
+            self.buzzer.on()
+
+    def _buzz_off(self) -> None:
+        if self.buzzer_kind == "passive":
+            self.buzzer.stop()
+        else:
+            self.buzzer.off()
+
+    def beep(self, duration_s: float = 0.08, tone_hz: float = BEEP_TONE_HZ) -> bool:
+        """Sound the buzzer for ``duration_s`` (returns at once). Not while the metronome ticks."""
+        with self._lock:
+            if self._closed or self._ticker is not None:
+                return False
+            if self._beep_timer is not None:
+                self._beep_timer.cancel()
+            self._buzz_on(tone_hz)
+            timer = threading.Timer(duration_s, self._end_beep)
+            timer.daemon = True
+            self._beep_timer = timer
+            timer.start()
+            return True
+
+    def _end_beep(self) -> None:
+        with self._lock:
+            if self._closed or self._beep_timer is not threading.current_thread():
+                return  # a newer beep or the metronome owns the buzzer now
+            self._beep_timer = None
+            self._buzz_off()
+
+    @property
+    def metronome_spm(self) -> float | None:
+        return self._metronome_spm
+
+    def start_metronome(self, rate_spm: float, tick_s: float = METRONOME_TICK_S) -> None:
+        """Tick the buzzer ``rate_spm`` times a minute until :meth:`stop_metronome`."""
+        if not (30.0 <= rate_spm <= 300.0):
+            raise InputError(f"metronome rate must be between 30 and 300 steps/min (got {rate_spm:g})")
+        with self._lock:
+            if self._closed:
+                return
+            self._stop_ticker()
+            if self._beep_timer is not None:
+                self._beep_timer.cancel()
+                self._beep_timer = None
+                self._buzz_off()
+            self._ticker = _Ticker(60.0 / rate_spm, tick_s, lambda: self._buzz_on(TICK_TONE_HZ), self._buzz_off)
+            self._metronome_spm = rate_spm
+            self._ticker.start()
+
+    def stop_metronome(self) -> None:
+        with self._lock:
+            self._stop_ticker()
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+            self._metronome_spm = None
+            try:
+                self._buzz_off()
+            except Exception:
+                log.debug("buzzer off failed", exc_info=True)
+
+    # -- events ----------------------------------------------------------------------------------
+    def show(self, event: CueEvent) -> None:
+        """Put one :class:`CueEvent` on the pins, immediately."""
+        if event.kind in ("led", "framing"):
+            self.set_led(event.state)
+        elif event.kind == "buzzer":
+            if event.state == "beep":
+                self.beep(event.value if event.value is not None else 0.08)
+        elif event.kind == "metronome":
+            if event.state == "on" and event.value is not None:
+                self.start_metronome(event.value)
+            else:
+                self.stop_metronome()
+        else:
+            raise InputError(f"unknown cue kind {event.kind!r}")
+
+    def show_all(self, events: Iterable[CueEvent]) -> None:
+        for event in events:
+            self.show(event)
