@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "db": "station.live_cli:db",
     "analyze": "station.analysis_cli:analyze",
     "validate": "station.analysis_cli:validate",
-    "pose": "station.pose.cli:pose",
+    "pose": "station.pose_cli:pose",
     "bench": "station.pose.cli:bench",
     "models": "station.pose.cli:models",
     "serve": "web.cli:serve",
