@@ -194,14 +194,15 @@ def feedback_on(t_session_s: float, full_s: float, end_s: float, block_s: float 
     """Faded-feedback schedule: is feedback shown at session time ``t_session_s``?
 
     Every step until ``full_s``; then, in each ``block_s`` block after ``full_s``, only the
-    first part of the block, its share fixed at the block's start and falling to 0 at ``end_s``.
+    first part of the block: its share is :func:`feedback_fraction` at the block's middle,
+    so it falls block by block to 0 at ``end_s``.
     """
     if t_session_s < full_s:
         return True
     if t_session_s >= end_s:
         return False
     block_start = full_s + block_s * int((t_session_s - full_s) // block_s)
-    share = feedback_fraction(block_start, full_s, end_s)
+    share = feedback_fraction(min(block_start + block_s / 2, end_s), full_s, end_s)
     return (t_session_s - block_start) < share * block_s
 
 
