@@ -7,8 +7,10 @@ when the backend provides it (a positive, increasing value). Backends that do
 not (they return 0 or -1) fall back to ``time.monotonic()`` read right after
 ``grab()`` returns, i.e. when the frame was handed over, which lags capture by
 the driver's buffering but is still monotonic and independent of how long pose
-estimation takes. :attr:`WebcamSource.clock` says which one is in use. Either
-way ``t_s`` counts from the first frame (0.0).
+estimation takes. The choice is made on the second frame (the first may read 0
+on either kind of backend); :attr:`WebcamSource.clock` says which one is in
+use. If capture timestamps stop increasing later, the source switches to the
+monotonic clock without a jump. Either way ``t_s`` counts from the first frame (0.0).
 """
 
 from __future__ import annotations
@@ -86,8 +88,9 @@ class WebcamSource(FrameSource):
 
         index = 0
         failed = 0
-        t0: float | None = None
-        last_t = -1.0
+        first: tuple[float, float] | None = None  # (capture time, grab time) of the first frame, seconds
+        last: tuple[float, float] = (0.0, 0.0)  # (t_s, grab time) of the last frame yielded
+        offset = 0.0  # added to grab-clock times after a switch from the capture clock, so t_s never jumps
         while not self.closed:
             if not self._cap.grab():
                 failed += 1
@@ -96,36 +99,30 @@ class WebcamSource(FrameSource):
                 continue
             t_grab = self._clock_fn()
             failed = 0
+            pos_s = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
             ok, bgr = self._cap.retrieve()
             if not ok or bgr is None:
                 continue
-            t_abs = self._timestamp(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), t_grab, last_t, t0)
-            if t0 is None:
-                t0 = t_abs
-            t_s = t_abs - t0
-            if t_s <= last_t:
-                continue
-            last_t = t_s
+            if first is None:
+                first = (pos_s, t_grab)
+                t_s = 0.0
+            else:
+                if self.clock is None:  # decided on the second frame: the first may legitimately read 0
+                    self.clock = "capture" if pos_s > first[0] >= 0.0 else "monotonic"
+                    log.info("%s: timestamps from the %s clock", self.name, self.clock)
+                if self.clock == "capture":
+                    t_s = pos_s - first[0]
+                    if t_s <= last[0]:
+                        log.warning("%s: capture timestamps stopped increasing; using the monotonic clock", self.name)
+                        self.clock = "monotonic"
+                        offset = last[0] - (last[1] - first[1])
+                if self.clock == "monotonic":
+                    t_s = t_grab - first[1] + offset
+                if t_s <= last[0]:
+                    continue
+            last = (t_s, t_grab)
             yield Frame(t_s=t_s, image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index=index)
             index += 1
-
-    def _timestamp(self, pos_msec: float, t_grab: float, last_t: float, t0: float | None) -> float:
-        """Absolute time of this frame on the chosen clock (decided on the first frame)."""
-        if self.clock is None:
-            self.clock = "capture" if pos_msec > 0 else "monotonic"
-            log.info("%s: timestamps from the %s clock", self.name, self.clock)
-            self._offset = 0.0
-        if self.clock == "capture":
-            t = pos_msec / 1000.0
-            if pos_msec > 0 and (t0 is None or t - t0 > last_t):
-                self._last_pair = (t, t_grab)
-                return t
-            # the backend stopped giving timestamps: continue on the monotonic clock, without a jump
-            log.warning("%s: capture timestamps stopped; using the monotonic clock from here", self.name)
-            self.clock = "monotonic"
-            t_cap, t_mono = self._last_pair
-            self._offset = t_cap - t_mono
-        return t_grab + self._offset
 
     def close(self) -> None:
         if not self._closed:
