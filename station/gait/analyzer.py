@@ -1,0 +1,562 @@
+"""The streaming gait analyzer: one pose in, completed steps out.
+
+Live and offline are the same code: :func:`analyze_track` is this analyzer fed
+sample by sample.
+
+How a step is found, from what a frontal (posterior or anterior) camera sees of
+the lower body, and why:
+
+* **Stance side** comes from the feet: the stance foot is on the ground and the
+  swing foot is lifted, so the stance ankle is the lower one in the image. The
+  signal is D(t) = (y_right_ankle - y_left_ankle) / leg length (image y is down,
+  so D > 0 in right stance), smoothed. The side flips only when |D| passes a
+  hysteresis threshold well above keypoint noise (``side_hysteresis_leg``), so a
+  runner standing, with both feet level, never produces steps.
+* **Initial contact** is where D crosses zero before such a flip: the landing
+  foot reaches the ground while the other one, which left it a flight phase ago,
+  is rising.
+* **End of stance** comes from the pelvis: in running the body's centre of mass
+  moves like a spring-mass system whose lowest point is mid-stance, symmetric
+  between contact and toe-off. The hip midpoint is lowest (largest image y) at
+  mid-stance t_mid, and t_end = 2 t_mid - t_contact. A step without such a
+  minimum of hip height (a real bounce, ``min_bounce_leg``) is not a running step
+  and is rejected.
+* **Obliquity and the drop** are smoothed with a short-lag local quadratic filter
+  (cutoff ``cutoff_harmonics`` x the running step frequency, so the stride
+  waveform keeps its first harmonics at any cadence; lag = half the kernel).
+  The maximum of a noisy signal is biased upwards (by several degrees at
+  realistic keypoint noise), so ``drop_excursion_deg`` is read at the time after
+  contact where this side's recent steps peak on average (their ensemble mean,
+  sampled on the stance normalised to 0..1), which is linear in the noise and so
+  unbiased; on clean data it equals the per-step maximum to within the peak's
+  step-to-step jitter.
+
+Only steps whose contact, mid-stance and stance end were all seen are emitted;
+gaps longer than ``max_gap_s`` reset the side tracking, so nothing is invented
+when the runner leaves, stops or is partly out of frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from station.gait.coco import BodyPart
+from station.gait.filters import half_width_s, local_quadratic
+from station.gait.framing import (
+    REASON_REVERSED,
+    FramingStatus,
+    check_frame,
+    hips_reversed,
+    lateral_sign,
+    swap_left_right,
+)
+from station.gait.steps import FLAG_GAPS, FLAG_NO_CADENCE, FLAG_SWAP_REPAIRED, Step
+
+__all__ = ["AnalyzerSettings", "GaitAnalyzer", "analyze_track"]
+
+LH, RH = int(BodyPart.LEFT_HIP), int(BodyPart.RIGHT_HIP)
+LK, RK = int(BodyPart.LEFT_KNEE), int(BodyPart.RIGHT_KNEE)
+LA, RA = int(BodyPart.LEFT_ANKLE), int(BodyPart.RIGHT_ANKLE)
+LS, RS = int(BodyPart.LEFT_SHOULDER), int(BodyPart.RIGHT_SHOULDER)
+
+# raw per-frame signal columns
+C_THETA, C_D, C_HIPY, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R = range(8)
+N_SIG = 8
+EVENT_COLS = [C_D, C_HIPY]
+METRIC_COLS = [C_THETA, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R]
+
+U_GRID = np.linspace(0.0, 1.0, 41)  # normalised stance time for the drop template
+
+
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    """Analyzer settings. Every constant comes from running physiology or signal processing, not from one file."""
+
+    view: str = "posterior"  # "posterior" | "anterior"
+    camera_roll_deg: float | None = None  # declared camera roll: a level line appears this many deg clockwise
+    min_score: float = 0.3  # keypoint confidence below which a keypoint counts as not seen
+    # step rate bounds of running (and brisk walking): 100..240 steps/min
+    min_step_rate_spm: float = 100.0
+    max_step_rate_spm: float = 240.0
+    # ground contact time of running is 0.1..0.45 s from sprinting to slow jogging
+    min_stance_s: float = 0.08
+    max_stance_s: float = 0.45
+    # smoothing: the obliquity keeps the first `cutoff_harmonics` harmonics of the step frequency; the event
+    # signals (feet, hip height) need only the step fundamental and its second harmonic
+    cutoff_harmonics: float = 3.0
+    event_cutoff_harmonics: float = 2.0
+    default_cadence_spm: float = 170.0  # step frequency assumed until steps have been measured
+    # the stance ankle is lower than the swing ankle by well over 5 % of leg length in running (the swing
+    # foot is lifted 10-30 cm); a smaller difference is treated as "both feet level" and never flips the side
+    side_hysteresis_leg: float = 0.05
+    # vertical oscillation of the pelvis in running is 5-12 cm (6-13 % of leg length): a mid-stance low point
+    # must stand out by at least 1 % of leg length to count
+    min_bounce_leg: float = 0.01
+    max_gap_s: float = 0.3  # longer stretches without feet/hips reset the side tracking
+    min_hip_width_px: float = 15.0  # below this, 1 px of keypoint error is more than 4 deg of obliquity
+    template_steps: int = 20  # steps per side (~15 s of running) whose mean drop curve gives the shape and peak time
+    buffer_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.view not in ("posterior", "anterior"):
+            raise ValueError(f"view must be 'posterior' or 'anterior', not {self.view!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be within 0..1, not {self.min_score}")
+        if self.camera_roll_deg is not None and not (math.isfinite(self.camera_roll_deg)
+                                                     and abs(self.camera_roll_deg) < 45.0):
+            raise ValueError(f"camera_roll_deg must be a finite angle below 45 deg, not {self.camera_roll_deg}")
+
+
+@dataclass
+class _Pending:
+    side: str
+    t_contact_s: float
+    t_prev_contact_s: float | None
+    hip_y_at_contact: float = math.nan
+    best_hip_y: float = -math.inf
+    best_index: int = -1
+    t_mid_s: float | None = None
+    t_end_s: float | None = None
+    dead: bool = False  # its mid-stance gave an implausible stance time: dropped at max_stance_s
+
+
+@dataclass
+class _Evaluated:
+    """Smoothed signals at sample times, kept for the metrics of pending steps."""
+
+    t: list[float] = field(default_factory=list)
+    sig: list[np.ndarray] = field(default_factory=list)
+
+
+class GaitAnalyzer:
+    """Streaming analyzer. Feed it with :meth:`update`, end with :meth:`finish`."""
+
+    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+        self.settings = settings or AnalyzerSettings()
+        self._sign = lateral_sign(self.settings.view)
+        # raw buffer (absolute sample index = self._base + list index)
+        self._base = 0
+        self._t: list[float] = []
+        self._sig: list[np.ndarray] = []
+        self._ok: list[np.ndarray] = []
+        self._qual: list[np.ndarray] = []  # min score of hips, left leg, right leg
+        self._swapped: list[bool] = []
+        self._leg_hist: deque[tuple[float, float]] = deque()
+        self._cursor = 0  # absolute index of the next sample to evaluate
+        self._eval = _Evaluated()
+        self._eval_base = 0
+        # event state
+        self._state: str | None = None
+        self._last_d: tuple[float, float] | None = None  # (t, D) of the last valid smoothed D
+        self._last_zero_t: float | None = None
+        self._last_valid_t: float | None = None
+        self._last_contact_s: float | None = None
+        self._pending: list[_Pending] = []
+        self._templates: dict[str, deque[np.ndarray]] = {
+            "left": deque(maxlen=self.settings.template_steps),
+            "right": deque(maxlen=self.settings.template_steps),
+        }
+        self._periods: deque[float] = deque(maxlen=8)
+        self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
+        self._reversed_run = 0
+        self.frames = 0
+        self.steps_emitted = 0
+        self.steps_rejected = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def status(self) -> FramingStatus:
+        return self._status
+
+    @property
+    def cadence_spm(self) -> float:
+        """Current step rate estimate (the default until a few steps have been measured)."""
+        if len(self._periods) >= 2:
+            return 60.0 / float(np.median(self._periods))
+        return self.settings.default_cadence_spm
+
+    def update(
+        self, t_s: float, xy: np.ndarray, score: np.ndarray, frame_size: tuple[int, int] | None = None
+    ) -> list[Step]:
+        """Add one pose at source time ``t_s``; returns the steps this sample completes."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(17, 2)
+        score = np.asarray(score, dtype=np.float64).reshape(17)
+        t_s = float(t_s)
+        if self._t and not t_s > self._t[-1]:
+            return []  # a repeated or out-of-order timestamp carries no new information
+        self.frames += 1
+        ok = (score >= self.settings.min_score) & np.isfinite(xy).all(axis=1)
+        swapped = hips_reversed(xy, ok, self._sign)
+        if swapped:
+            xy, score = swap_left_right(xy, score)
+            ok = (score >= self.settings.min_score) & np.isfinite(xy).all(axis=1)
+            self._reversed_run += 1
+        else:
+            self._reversed_run = 0
+        reason = check_frame(xy, ok, self.settings.min_hip_width_px, frame_size)
+        if reason is None and self._reversed_run > 15:
+            reason = REASON_REVERSED
+        in_view = bool(ok[[LH, RH, LK, RK, LA, RA]].any())
+        self._status = FramingStatus(in_view=in_view, framing_ok=reason is None, reason=reason)
+
+        sig, valid = self._features(t_s, xy, ok, usable=reason is None or reason == REASON_REVERSED)
+        self._t.append(t_s)
+        self._sig.append(sig)
+        self._ok.append(valid)
+        sc = np.where(ok, score, 0.0)
+        self._qual.append(np.array([min(sc[LH], sc[RH]), min(sc[LK], sc[LA]), min(sc[RK], sc[RA])]))
+        self._swapped.append(swapped)
+        out = self._advance(final=False)
+        self._trim()
+        return out
+
+    def finish(self) -> list[Step]:
+        """Flush at the end of the stream: evaluate the remaining samples with the data there is."""
+        out = self._advance(final=True)
+        self._pending.clear()
+        return out
+
+    # ------------------------------------------------------------------ per-frame features
+    def _features(self, t_s: float, xy: np.ndarray, ok: np.ndarray, usable: bool) -> tuple[np.ndarray, np.ndarray]:
+        sig = np.full(N_SIG, np.nan)
+        valid = np.zeros(N_SIG, dtype=bool)
+        if not usable or not (ok[LH] and ok[RH]):
+            return sig, valid
+        s = self._sign
+        lh, rh = xy[LH], xy[RH]
+        mid = (lh + rh) / 2.0
+        hip_w = float(np.hypot(*(rh - lh)))
+        # obliquity: left hip -> right hip against the horizontal, + when the right hip is higher (y is down)
+        sig[C_THETA] = math.degrees(math.atan2(-(rh[1] - lh[1]), s * (rh[0] - lh[0])))
+        sig[C_HIPY] = mid[1]
+        if ok[LA] and ok[RA]:
+            leg = (xy[LA, 1] + xy[RA, 1]) / 2.0 - mid[1]
+            if leg > hip_w:  # feet below the hips by a plausible amount
+                self._leg_hist.append((t_s, leg))
+        while self._leg_hist and self._leg_hist[0][0] < t_s - 2.0:
+            self._leg_hist.popleft()
+        leg_px = float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
+        if ok[LA] and ok[RA] and math.isfinite(leg_px):
+            sig[C_D] = (xy[RA, 1] - xy[LA, 1]) / leg_px
+        if ok[LS] and ok[RS]:
+            sh = (xy[LS] + xy[RS]) / 2.0
+            if sh[1] < mid[1]:
+                sig[C_LEAN] = math.degrees(math.atan2(s * (sh[0] - mid[0]), mid[1] - sh[1]))  # + toward runner's right
+        for side, (h, k, a) in (("left", (LH, LK, LA)), ("right", (RH, RK, RA))):
+            if ok[k] and ok[a]:
+                thigh, shank = xy[k] - xy[h], xy[a] - xy[k]
+                phi = math.degrees(math.atan2(thigh[0] * shank[1] - thigh[1] * shank[0], float(thigh @ shank)))
+                # valgus = knee medial of the hip-ankle line; medial is -x for the right leg in posterior view
+                sig[C_FPPA_R if side == "right" else C_FPPA_L] = -s * phi if side == "right" else s * phi
+            if ok[a] and hip_w > 0:
+                out = s if side == "right" else -s  # image x direction away from the midline on this side
+                sig[C_WIDTH_R if side == "right" else C_WIDTH_L] = out * (xy[a, 0] - mid[0]) / hip_w
+        valid = np.isfinite(sig)
+        return sig, valid
+
+    # ------------------------------------------------------------------ smoothing
+    def _half_widths(self) -> tuple[float, float]:
+        n = min(len(self._t), 16)
+        dt = float(np.median(np.diff(self._t[-n:]))) if n >= 2 else 1.0 / 30.0
+        step_hz = self.cadence_spm / 60.0
+        h_metric = half_width_s(self.settings.cutoff_harmonics * step_hz, dt)
+        h_event = half_width_s(self.settings.event_cutoff_harmonics * step_hz, dt)
+        return h_metric, h_event
+
+    def _advance(self, final: bool) -> list[Step]:
+        out: list[Step] = []
+        if not self._t:
+            return out
+        h_metric, h_event = self._half_widths()
+        lag = max(h_metric, h_event)
+        t_last = self._t[-1]
+        n_abs = self._base + len(self._t)
+        while self._cursor < n_abs:
+            i = self._cursor - self._base
+            t_i = self._t[i]
+            if not final and t_i > t_last - lag:
+                break
+            self._evaluate(i, h_metric, h_event)
+            self._cursor += 1
+            out.extend(self._events(self._cursor - 1))
+        if final:
+            # pending steps whose end is within the data are complete; the rest are dropped
+            t_end_data = self._eval.t[-1] if self._eval.t else -math.inf
+            for p in list(self._pending):
+                if p.t_end_s is not None and p.t_end_s <= t_end_data:
+                    step = self._finalize(p)
+                    self._pending.remove(p)
+                    if step is not None:
+                        out.append(step)
+        return out
+
+    def _evaluate(self, i: int, h_metric: float, h_event: float) -> None:
+        t_i = self._t[i]
+        lo = i
+        h = max(h_metric, h_event)
+        while lo > 0 and self._t[lo - 1] > t_i - h:
+            lo -= 1
+        hi = i
+        while hi + 1 < len(self._t) and self._t[hi + 1] < t_i + h:
+            hi += 1
+        t = np.asarray(self._t[lo:hi + 1])
+        sig = np.asarray(self._sig[lo:hi + 1])
+        ok = np.asarray(self._ok[lo:hi + 1])
+        sm = np.full(N_SIG, np.nan)
+        sm[EVENT_COLS] = local_quadratic(t, sig[:, EVENT_COLS], ok[:, EVENT_COLS], t_i, h_event)
+        sm[METRIC_COLS] = local_quadratic(t, sig[:, METRIC_COLS], ok[:, METRIC_COLS], t_i, h_metric)
+        self._eval.t.append(t_i)
+        self._eval.sig.append(sm)
+
+    # ------------------------------------------------------------------ events
+    def _events(self, abs_index: int) -> list[Step]:
+        st = self.settings
+        t = self._eval.t[-1]
+        sm = self._eval.sig[-1]
+        d, hip_y = sm[C_D], sm[C_HIPY]
+        out: list[Step] = []
+        if math.isfinite(d) and math.isfinite(hip_y):
+            if self._last_valid_t is not None and t - self._last_valid_t > st.max_gap_s:
+                self._reset_tracking()
+            self._last_valid_t = t
+            if self._last_d is not None and (self._last_d[1] < 0.0) != (d < 0.0):
+                t0, d0 = self._last_d
+                self._last_zero_t = t0 + (t - t0) * (0.0 - d0) / (d - d0) if d != d0 else t
+            self._last_d = (t, d)
+            new_side = "right" if d >= st.side_hysteresis_leg else "left" if d <= -st.side_hysteresis_leg else None
+            if new_side is not None and new_side != self._state:
+                if self._state is not None and self._last_zero_t is not None:
+                    self._contact(new_side, self._last_zero_t, hip_y_now=hip_y)
+                self._state = new_side
+            for p in self._pending:
+                if p.t_end_s is None:
+                    self._track_mid(p, t, hip_y)
+        elif self._last_valid_t is not None and t - self._last_valid_t > st.max_gap_s:
+            self._reset_tracking()
+        # steps whose stance is over and whose smoothed signals are in: emit
+        for p in list(self._pending):
+            if p.t_end_s is not None and t >= p.t_end_s:
+                self._pending.remove(p)
+                step = self._finalize(p)
+                if step is not None:
+                    out.append(step)
+            elif p.t_end_s is None and t > p.t_contact_s + st.max_stance_s:
+                self._pending.remove(p)  # no mid-stance low point: not a running stance
+                self.steps_rejected += 1
+        return out
+
+    def _reset_tracking(self) -> None:
+        self._state = None
+        self._last_d = None
+        self._last_zero_t = None
+        self._last_contact_s = None
+        self.steps_rejected += len(self._pending)
+        self._pending.clear()
+
+    def _contact(self, side: str, t_contact: float, hip_y_now: float) -> None:
+        # a new contact ends the search for the previous step's mid-stance
+        for p in list(self._pending):
+            if p.t_end_s is None:
+                self._pending.remove(p)
+                self.steps_rejected += 1
+        hip_c = self._value_at(C_HIPY, t_contact)
+        p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c)
+        self._last_contact_s = t_contact
+        # replay the samples since contact for the mid-stance search
+        for tj, sj in zip(self._eval.t, self._eval.sig, strict=True):
+            if tj >= t_contact and math.isfinite(sj[C_HIPY]):
+                self._track_mid(p, tj, sj[C_HIPY])
+        self._pending.append(p)
+
+    def _track_mid(self, p: _Pending, t: float, hip_y: float) -> None:
+        """Find the hip's lowest point (largest image y) after contact, confirmed once it rises again."""
+        if t < p.t_contact_s or p.dead:
+            return
+        leg = self._leg_px()
+        if hip_y > p.best_hip_y:
+            p.best_hip_y = hip_y
+            p.best_index = len(self._eval.t) - 1 if self._eval.t[-1] == t else self._index_of(t)
+            return
+        bounce = self.settings.min_bounce_leg * leg
+        if p.best_hip_y - hip_y >= bounce and p.best_hip_y - p.hip_y_at_contact >= bounce:
+            t_mid = self._refine_peak(p.best_index)
+            stance = 2.0 * (t_mid - p.t_contact_s)
+            if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
+                p.t_mid_s = t_mid
+                p.t_end_s = p.t_contact_s + stance
+            else:
+                p.dead = True
+
+    def _index_of(self, t: float) -> int:
+        return int(np.searchsorted(np.asarray(self._eval.t), t))
+
+    def _refine_peak(self, k: int) -> float:
+        """Sub-sample time of the hip's low point from a parabola through the three samples around it."""
+        ts, ys = self._eval.t, self._eval.sig
+        if 0 < k < len(ts) - 1:
+            y0, y1, y2 = ys[k - 1][C_HIPY], ys[k][C_HIPY], ys[k + 1][C_HIPY]
+            t0, t1, t2 = ts[k - 1], ts[k], ts[k + 1]
+            if all(math.isfinite(v) for v in (y0, y1, y2)):
+                denom = (t0 - t1) * (t0 - t2) * (t1 - t2)
+                a = (t2 * (y1 - y0) + t1 * (y0 - y2) + t0 * (y2 - y1)) / denom
+                b = (t2 * t2 * (y0 - y1) + t1 * t1 * (y2 - y0) + t0 * t0 * (y1 - y2)) / denom
+                if a < 0:
+                    return float(min(max(-b / (2 * a), t0), t2))
+        return ts[k]
+
+    def _leg_px(self) -> float:
+        return float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
+
+    def _value_at(self, col: int, t: float) -> float:
+        ts = np.asarray(self._eval.t)
+        vs = np.asarray([s[col] for s in self._eval.sig])
+        ok = np.isfinite(vs)
+        if ok.sum() < 2 or t < ts[ok][0] or t > ts[ok][-1]:
+            return math.nan
+        return float(np.interp(t, ts[ok], vs[ok]))
+
+    # ------------------------------------------------------------------ metrics
+    def _finalize(self, p: _Pending) -> Step | None:
+        st = self.settings
+        assert p.t_end_s is not None and p.t_mid_s is not None
+        t_c, t_e = p.t_contact_s, p.t_end_s
+        ts = np.asarray(self._eval.t)
+        sig = np.asarray(self._eval.sig)
+        lo, hi = np.searchsorted(ts, t_c), np.searchsorted(ts, t_e, side="right")
+        raw_lo = max(0, int(np.searchsorted(np.asarray(self._t), t_c)))
+        raw_hi = int(np.searchsorted(np.asarray(self._t), t_e, side="right"))
+        frames = raw_hi - raw_lo
+        qual = np.asarray(self._qual[raw_lo:raw_hi]) if frames > 0 else np.zeros((0, 3))
+        leg_col = 2 if p.side == "right" else 1
+        per_frame = np.minimum(qual[:, 0], qual[:, leg_col]) if frames else np.zeros(0)
+        hips_seen = float(np.mean(qual[:, 0] > 0)) if frames else 0.0
+        if frames == 0 or hips_seen < 0.5:
+            self.steps_rejected += 1
+            return None
+        flags: list[str] = []
+        if any(self._swapped[raw_lo:raw_hi]):
+            flags.append(FLAG_SWAP_REPAIRED)
+        if (per_frame <= 0).any():
+            flags.append(FLAG_GAPS)
+        sgn = 1.0 if p.side == "right" else -1.0
+
+        # drop: d(t) = +theta in right stance, -theta in left stance
+        theta = sig[:, C_THETA]
+        okt = np.isfinite(theta)
+        excursion = peak = t_peak = None
+        if okt.sum() >= 2 and ts[okt][0] <= t_c and ts[okt][-1] >= t_e:
+            d_curve = sgn * np.interp(t_c + U_GRID * (t_e - t_c), ts[okt], theta[okt])
+            rel = d_curve - d_curve[0]
+            templ = self._templates[p.side]
+            mean_curve = np.mean(np.stack(list(templ) if len(templ) >= 3 else [*templ, rel]), axis=0)
+            templ.append(rel)
+            k = int(np.argmax(mean_curve))
+            t_peak = float(t_c + U_GRID[k] * (t_e - t_c))
+            fit = self._fit_template(p.side, t_c, t_e, mean_curve)
+            if fit is not None:
+                a, b = fit
+                excursion = b * float(mean_curve[k] - mean_curve[0])
+                d_peak = a + b * float(mean_curve[k])
+            else:
+                excursion = float(rel[k])
+                d_peak = float(d_curve[k])
+            if st.camera_roll_deg is not None:
+                # image obliquity = true obliquity - roll, so true d = image d + roll (right) / - roll (left)
+                peak = d_peak + sgn * st.camera_roll_deg
+
+        window = sig[lo:hi]
+        lean = _mean_or_none(window[:, C_LEAN]) if len(window) else None
+        if lean is not None:
+            lean *= sgn
+        fppa_col = C_FPPA_R if p.side == "right" else C_FPPA_L
+        fppa = self._value_at(fppa_col, p.t_mid_s)
+        width_col = C_WIDTH_R if p.side == "right" else C_WIDTH_L
+        width = _mean_or_none(window[:, width_col]) if len(window) else None
+
+        cadence = None
+        if p.t_prev_contact_s is not None:
+            period = t_c - p.t_prev_contact_s
+            if 60.0 / st.max_step_rate_spm <= period <= 60.0 / st.min_step_rate_spm:
+                cadence = 60.0 / period
+                self._periods.append(period)
+        if cadence is None:
+            flags.append(FLAG_NO_CADENCE)
+        self.steps_emitted += 1
+        return Step(
+            side=p.side,  # type: ignore[arg-type]
+            t_contact_s=t_c,
+            t_end_s=t_e,
+            drop_excursion_deg=excursion,
+            drop_peak_deg=peak,
+            cadence_spm=cadence,
+            trunk_lean_deg=lean,
+            knee_fppa_deg=fppa if math.isfinite(fppa) else None,
+            step_width_norm=width,
+            t_peak_s=t_peak,
+            score_min=float(per_frame.min()),
+            frames=frames,
+            flags=tuple(flags),
+        )
+
+    def _fit_template(self, side: str, t_c: float, t_e: float, template: np.ndarray) -> tuple[float, float] | None:
+        """Least-squares fit d(t) = a + b * template(u) to the raw obliquity samples of the stance.
+
+        Uses every raw sample (not the smoothed curve), so the noise averages over the whole
+        stance, and the estimate is linear in the noise: no upward bias from taking a maximum.
+        """
+        t = np.asarray(self._t)
+        lo, hi = int(np.searchsorted(t, t_c)), int(np.searchsorted(t, t_e, side="right"))
+        if hi - lo < 4:
+            return None
+        sig = np.asarray(self._sig[lo:hi])[:, C_THETA]
+        ok = np.asarray(self._ok[lo:hi])[:, C_THETA]
+        if ok.sum() < 4:
+            return None
+        u = (t[lo:hi][ok] - t_c) / (t_e - t_c)
+        y = (1.0 if side == "right" else -1.0) * sig[ok]
+        m = np.interp(u, U_GRID, template)
+        if np.ptp(m) <= 1e-9:
+            return None
+        x = np.stack([np.ones_like(m), m], axis=1)
+        (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
+        return float(a), float(b)
+
+    # ------------------------------------------------------------------ housekeeping
+    def _trim(self) -> None:
+        keep_from = self._t[-1] - self.settings.buffer_s
+        drop = 0
+        while drop < len(self._t) - 1 and self._t[drop] < keep_from and self._base + drop < self._cursor - 1:
+            drop += 1
+        if drop > 256:
+            del self._t[:drop], self._sig[:drop], self._ok[:drop], self._qual[:drop], self._swapped[:drop]
+            self._base += drop
+            edrop = 0
+            while edrop < len(self._eval.t) - 1 and self._eval.t[edrop] < keep_from:
+                edrop += 1
+            if edrop:
+                del self._eval.t[:edrop], self._eval.sig[:edrop]
+                for p in self._pending:
+                    p.best_index -= edrop
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    ok = np.isfinite(values)
+    if ok.sum() == 0 or ok.mean() < 0.5:
+        return None
+    return float(np.mean(values[ok]))
+
+
+def analyze_track(
+    t_s: np.ndarray, xy: np.ndarray, score: np.ndarray, settings: AnalyzerSettings | None = None
+) -> list[Step]:
+    """Batch analysis: literally the streaming analyzer fed one sample at a time."""
+    analyzer = GaitAnalyzer(settings)
+    steps: list[Step] = []
+    for i in range(len(t_s)):
+        steps.extend(analyzer.update(float(t_s[i]), xy[i], score[i]))
+    steps.extend(analyzer.finish())
+    return steps
