@@ -67,7 +67,7 @@ def cut(image: np.ndarray, region: Square, size: int) -> Crop:
             sub = image[iy0:iy1, ix0:ix1]
             # place the in-frame part; its top-left lands at (ix0 - x0) * scale in the crop
             ox, oy = (ix0 - x0) * scale, (iy0 - y0) * scale
-            px0, py0 = round(ox), round(oy)
+            px0, py0 = min(size - 1, max(0, round(ox))), min(size - 1, max(0, round(oy)))
             nw = max(1, min(size - px0, round((ix1 - ix0) * scale)))
             nh = max(1, min(size - py0, round((iy1 - iy0) * scale)))
             interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
