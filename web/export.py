@@ -1,0 +1,145 @@
+"""Export (a session's steps as CSV/JSON, its raw pose track CSV) and the JSON API the pages use.
+
+Every route takes integer ids only; nothing from a request names a file.
+Floats are written with full precision (``repr``), so an export reads back
+to exactly what the database holds; a null metric is an empty CSV cell /
+JSON ``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from station.keypoints import TRACK_COLUMNS
+from station.store import STEP_COLUMNS, Store
+from web import queries
+from web.auth import login_required
+from web.db import get_store
+from web.metrics import finite
+from web.runners import get_runner_or_404
+from web.sessions import get_session_or_404, list_rows, session_detail
+
+bp = Blueprint("export", __name__, url_prefix="/sessions")
+api = Blueprint("api", __name__, url_prefix="/api")
+
+STEP_CSV_COLUMNS: tuple[str, ...] = ("idx", *STEP_COLUMNS)
+SESSION_KEYS = ("id", "runner_id", "runner", "started_at", "ended_at", "status", "trigger", "source", "model", "fps",
+                "view", "camera_roll_deg", "steps", "duration_s", "notes")
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def _attachment(body: Any, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    yield buf.getvalue()
+    for row in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow([_cell(v) for v in row])
+        yield buf.getvalue()
+
+
+def session_json(session: dict[str, Any]) -> dict[str, Any]:
+    return {k: session.get(k) for k in SESSION_KEYS}
+
+
+def steps_document(store: Store, session: dict[str, Any]) -> dict[str, Any]:
+    """The steps export: like the analysis report JSON of DESIGN.md, plus the session's facts."""
+    d = session_detail(store, session)
+    return {"session": session_json(session), "source": session.get("source"), "fps": session.get("fps"),
+            "model": session.get("model"), "steps": d["steps"], "summary": d["summary"]}
+
+
+@bp.route("/<int:session_id>/steps.csv")
+@login_required
+def steps_csv(session_id: int) -> Response:
+    store = get_store()
+    get_session_or_404(store, session_id)
+    rows = [[r.get(k) for k in STEP_CSV_COLUMNS] for r in store.iter_export_rows(session_id)]
+    body = "".join(_csv_lines(STEP_CSV_COLUMNS, iter(rows)))
+    return _attachment(body, "text/csv", f"session-{session_id}-steps.csv")
+
+
+@bp.route("/<int:session_id>/steps.json")
+@login_required
+def steps_json(session_id: int) -> Response:
+    store = get_store()
+    session = get_session_or_404(store, session_id)
+    body = json.dumps(finite(steps_document(store, session)), indent=1, allow_nan=False, default=str)
+    return _attachment(body, "application/json", f"session-{session_id}-steps.json")
+
+
+@bp.route("/<int:session_id>/poses.csv")
+@login_required
+def poses_csv(session_id: int) -> Response:
+    """The session's raw keypoints as the pose track CSV of DESIGN.md (readable by ``gait-station analyze``)."""
+    store = get_store()
+    get_session_or_404(store, session_id)
+    track = store.pose_track(session_id)
+    rows = (pose.to_row() for pose in track)
+    return _attachment(_csv_lines(TRACK_COLUMNS, rows), "text/csv", f"session-{session_id}-poses.csv")
+
+
+# -- JSON API ----------------------------------------------------------------------------------------
+@api.route("/sessions")
+@login_required
+def api_sessions() -> Response:
+    store = get_store()
+    runner_id = request.args.get("runner", type=int)
+    limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    if runner_id is not None:
+        get_runner_or_404(store, runner_id)
+    return jsonify({"sessions": list_rows(store, runner_id, limit, offset), "limit": limit, "offset": offset})
+
+
+@api.route("/sessions/<int:session_id>")
+@login_required
+def api_session(session_id: int) -> Response:
+    store = get_store()
+    session = get_session_or_404(store, session_id)
+    d = session_detail(store, session)
+    return jsonify({"session": session_json(session), "summary": d["summary"], "fatigue": d["fatigue"],
+                    "amber_deg": d["amber_deg"], "red_deg": d["red_deg"], "cues": d["cues"]})
+
+
+@api.route("/sessions/<int:session_id>/steps")
+@login_required
+def api_steps(session_id: int) -> Response:
+    store = get_store()
+    get_session_or_404(store, session_id)
+    after = request.args.get("after", type=int)
+    steps = store.steps_since(session_id, after) if after is not None else store.steps(session_id)
+    return jsonify({"session_id": session_id, "steps": steps})
+
+
+@api.route("/runners")
+@login_required
+def api_runners() -> Response:
+    return jsonify({"runners": get_store().runners()})
+
+
+@api.route("/runners/<int:runner_id>")
+@login_required
+def api_runner(runner_id: int) -> Response:
+    store = get_store()
+    runner = get_runner_or_404(store, runner_id)
+    return jsonify({"runner": runner, "sessions": queries.runner_session_means(store, runner_id)})

@@ -1,0 +1,247 @@
+"""The live page: the current session updating every second, start/stop, camera preview and framing check.
+
+The page polls ``/api/live`` (fetch, ~1 s); everything in it comes from the
+database the station writes: the station's heartbeat status (meta
+``station_status``), the running session, its last steps and cue events.
+When the heartbeat is older than ``STATUS_STALE_S`` the page says "station
+offline" and keeps working; start/stop are refused then (the request would
+wait in the commands table and fire later, surprising whoever is on the
+treadmill by then).
+
+Who may use it: anyone when ``web.live_page_public`` is on (a gym kiosk: the
+runner starts their own session), only a logged-in admin otherwise. Start and
+stop follow the page's openness, always with a CSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from station.config import Settings
+from station.errors import InputError
+from station.store import Store
+from web import metrics, queries
+from web.auth import live_access_required
+from web.db import effective_settings, get_store
+from web.filters import parse_utc
+
+bp = Blueprint("live", __name__)
+
+LAST_STEPS_SHOWN = 8
+PREVIEW_SUFFIXES = (".jpg", ".jpeg")
+
+
+def _age_s(updated_at: str | None, now: dt.datetime) -> float | None:
+    when = parse_utc(updated_at)
+    return None if when is None else max((now - when).total_seconds(), 0.0)
+
+
+def framing_view(status: dict[str, Any] | None) -> dict[str, Any]:
+    """The station's framing check as {"ok": bool | None, "messages": [plain words]}.
+
+    Accepts what the station may write in ``status["framing"]``: a dict with ``ok`` and
+    ``advice``/``messages``/``reason`` (text or list), a list of messages, or one message.
+    """
+    raw = (status or {}).get("framing")
+    ok: bool | None = None
+    messages: list[str] = []
+    if isinstance(raw, dict):
+        ok = raw.get("ok") if isinstance(raw.get("ok"), bool) else None
+        for key in ("advice", "messages", "message", "reason", "reasons"):
+            val = raw.get(key)
+            if isinstance(val, str) and val:
+                messages.append(val)
+            elif isinstance(val, list):
+                messages.extend(str(v) for v in val if v)
+    elif isinstance(raw, list):
+        messages = [str(v) for v in raw if v]
+    elif isinstance(raw, str) and raw:
+        messages = [raw]
+    if ok is None and raw is not None:
+        ok = not messages
+    return {"ok": ok, "messages": list(dict.fromkeys(messages))}
+
+
+def preview_file(status: dict[str, Any] | None) -> Path | None:
+    """The station's preview JPEG, if the heartbeat names one that exists (never a path from a request)."""
+    raw = (status or {}).get("preview_path")
+    if not isinstance(raw, str) or not raw:
+        return None
+    path = Path(raw)
+    if path.suffix.lower() not in PREVIEW_SUFFIXES or not path.is_absolute():
+        return None
+    return path if path.is_file() else None
+
+
+def session_view(store: Store, session: dict[str, Any], settings: Settings, now: dt.datetime,
+                 online: bool) -> dict[str, Any]:
+    sid = session["id"]
+    window = int(((session.get("settings") or {}).get("cues") or {}).get("window_steps") or settings.cues.window_steps)
+    by_side = {side: queries.last_measured_steps(store, sid, side, window) for side in metrics.SIDES}
+    recent = queries.last_steps(store, sid, max(2 * window, LAST_STEPS_SHOWN))
+    amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
+    cue = queries.last_cue(store, sid)
+    started = parse_utc(session.get("started_at"))
+    running = session.get("status") == "running"
+    if running and online and started is not None:
+        elapsed_s: float | None = max((now - started).total_seconds(), 0.0)
+    else:
+        elapsed_s = session.get("duration_s")
+    return {
+        "id": sid,
+        "runner": session.get("runner"),
+        "status": session.get("status"),
+        "started_at": session.get("started_at"),
+        "elapsed_s": elapsed_s,
+        "steps": session.get("steps") or 0,
+        "window_steps": window,
+        "rolling": metrics.rolling(by_side, window),
+        "cadence_spm": metrics.cadence_spm(recent),
+        "amber_deg": amber,
+        "red_deg": red,
+        "cue": None if cue is None else {k: cue.get(k) for k in ("kind", "state", "side", "value", "reason", "t_s")},
+        "last_steps": [{k: s.get(k) for k in ("idx", "side", "t_contact_s", "drop_excursion_deg", "cadence_spm")}
+                       for s in recent[-LAST_STEPS_SHOWN:]],
+    }
+
+
+def live_state(store: Store) -> dict[str, Any]:
+    """What /api/live returns and the live page first renders."""
+    now = dt.datetime.now(dt.UTC)
+    settings = effective_settings()
+    status = store.status()
+    age = _age_s((status or {}).get("updated_at"), now)
+    online = age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+    session = store.running_session()
+    last = None
+    if session is None:
+        recent = store.sessions(limit=1)
+        last = recent[0] if recent else None
+    station: dict[str, Any] = {"online": online, "age_s": age}
+    if status:
+        for key in ("state", "fps", "message", "source", "model", "view"):
+            if isinstance(status.get(key), str | int | float | bool):
+                station[key] = status[key]
+    return {
+        "now": now.isoformat(timespec="milliseconds"),
+        "station": station,
+        "framing": framing_view(status) if online else {"ok": None, "messages": []},
+        "preview": online and preview_file(status) is not None,
+        "session": session_view(store, session, settings, now, online) if session else None,
+        "last_session": None if last is None else {"id": last["id"], "runner": last.get("runner"),
+                                                   "started_at": last.get("started_at"), "steps": last.get("steps")},
+        "amber_deg": settings.cues.amber_deg,
+        "red_deg": settings.cues.red_deg,
+    }
+
+
+def index() -> Any:
+    """``/``: the live page."""
+    return page()
+
+
+@bp.route("/live")
+@live_access_required
+def page() -> Any:
+    return render_template("live/index.html", state=live_state(get_store()),
+                           default_runner=effective_settings().session.default_runner)
+
+
+@bp.route("/api/live")
+@live_access_required
+def api_live() -> Any:
+    return jsonify(live_state(get_store()))
+
+
+@bp.route("/live/preview.jpg")
+@live_access_required
+def preview() -> Any:
+    store = get_store()
+    status = store.status()
+    now = dt.datetime.now(dt.UTC)
+    age = _age_s((status or {}).get("updated_at"), now)
+    if age is None or age > float(current_app.config["STATUS_STALE_S"]):
+        abort(404, description="The station is offline: no camera preview.")
+    path = preview_file(status)
+    if path is None:
+        abort(404, description="The station has no camera preview right now.")
+    try:
+        data = path.read_bytes()  # one read: the station replaces the file atomically
+    except OSError:
+        abort(404, description="The camera preview is not readable.")
+    return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)
+
+
+def _json_request() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _reply(ok: bool, message: str, code: int = 200, **extra: Any) -> Any:
+    if _json_request():
+        return jsonify({"ok": ok, "message": message, **extra} if ok else
+                       {"error": message, "status": code, **extra}), code
+    flash(message, "ok" if ok else "error")
+    return redirect(url_for("live.page"))
+
+
+def _station_online(store: Store) -> bool:
+    status = store.status()
+    age = _age_s((status or {}).get("updated_at"), dt.datetime.now(dt.UTC))
+    return age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+
+
+@bp.route("/live/start", methods=["POST"])
+@live_access_required
+def start() -> Any:
+    store = get_store()
+    data = request.get_json(silent=True) if request.is_json else request.form
+    runner = str((data or {}).get("runner", "")).strip()
+    if len(runner) > 80:
+        return _reply(False, "A runner name has at most 80 characters.", 400)
+    if not _station_online(store):
+        return _reply(False, "The station is offline: it cannot start a session now.", 503)
+    if store.running_session() is not None:
+        return _reply(False, "A session is running: stop it first.", 409)
+    try:
+        command_id = store.request("start", {"runner": runner} if runner else {})
+    except InputError as exc:  # pragma: no cover - kind is fixed here
+        return _reply(False, str(exc), 400)
+    who = f" for {runner}" if runner else ""
+    return _reply(True, f"Starting a session{who}…", 202, command_id=command_id)
+
+
+@bp.route("/live/stop", methods=["POST"])
+@live_access_required
+def stop() -> Any:
+    store = get_store()
+    if not _station_online(store):
+        return _reply(False, "The station is offline: it cannot stop the session now.", 503)
+    if store.running_session() is None:
+        return _reply(False, "No session is running.", 409)
+    command_id = store.request("stop")
+    return _reply(True, "Stopping the session…", 202, command_id=command_id)
+
+
+@bp.route("/api/live/commands/<int:command_id>")
+@live_access_required
+def command(command_id: int) -> Any:
+    row = get_store().command(command_id)
+    if row is None:
+        abort(404, description=f"There is no command {command_id}.")
+    return jsonify({k: row.get(k) for k in ("id", "kind", "status", "result", "created_at", "handled_at")})
