@@ -162,12 +162,15 @@ def validate_steps(
     peak_err: dict[str, float | None] = {}
     for side in ("left", "right"):
         sp = [(i, j) for i, j in pairs if detected[i].side == side and tsteps[j].side == side]
-        det_exc = _mean([detected[i].drop_excursion_deg for i, _ in sp])  # type: ignore[misc]
-        tru_exc = _mean([tsteps[j].drop_excursion_deg for _, j in sp])
+        # compare on the same steps: those where the analyzer gave the metric
+        se = [(i, j) for i, j in sp if detected[i].drop_excursion_deg is not None]
+        det_exc = _mean([detected[i].drop_excursion_deg for i, _ in se])  # type: ignore[misc]
+        tru_exc = _mean([tsteps[j].drop_excursion_deg for _, j in se])
         exc_truth[side] = tru_exc
         exc_err[side] = det_exc - tru_exc if det_exc is not None and tru_exc is not None else None
-        det_peak = _mean([detected[i].drop_peak_deg for i, _ in sp])  # type: ignore[misc]
-        tru_peak = _mean([tsteps[j].drop_peak_deg for _, j in sp])
+        spk = [(i, j) for i, j in sp if detected[i].drop_peak_deg is not None]
+        det_peak = _mean([detected[i].drop_peak_deg for i, _ in spk])  # type: ignore[misc]
+        tru_peak = _mean([tsteps[j].drop_peak_deg for _, j in spk])
         peak_err[side] = det_peak - tru_peak if det_peak is not None and tru_peak is not None else None
     cad = summarize(detected).cadence_spm
     cad_truth = truth.cadence_spm

@@ -54,7 +54,7 @@ from station.gait.framing import (
     lateral_sign,
     swap_left_right,
 )
-from station.gait.steps import FLAG_GAPS, FLAG_NO_CADENCE, FLAG_SWAP_REPAIRED, Step
+from station.gait.steps import FLAG_GAPS, FLAG_NO_CADENCE, FLAG_SWAP_REPAIRED, FLAG_WARMUP, Step
 
 __all__ = ["AnalyzerSettings", "GaitAnalyzer", "analyze_track"]
 
@@ -69,7 +69,13 @@ N_SIG = 8
 EVENT_COLS = [C_D, C_HIPY]
 METRIC_COLS = [C_THETA, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R]
 
-U_GRID = np.linspace(0.0, 1.0, 41)  # normalised stance time for the drop template
+# the drop template lives on stance time normalised to contact = 0, end of stance = 1, extended into the
+# flight phases on either side (flight is ~0.3 stance times in running) so that the fit of each step's
+# obliquity to the template uses the samples around contact too
+U_LO, U_HI = -0.3, 1.0
+U_GRID = np.linspace(U_LO, U_HI, 1 + int(round((U_HI - U_LO) * 40)))
+U_ZERO = int(np.argmin(np.abs(U_GRID)))
+U_STANCE = (U_GRID >= 0.0) & (U_GRID <= 1.0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ class AnalyzerSettings:
     min_bounce_leg: float = 0.01
     max_gap_s: float = 0.3  # longer stretches without feet/hips reset the side tracking
     min_hip_width_px: float = 15.0  # below this, 1 px of keypoint error is more than 4 deg of obliquity
+    # the first steps of each side only teach the template: fewer than this many curves is too noisy a shape
+    template_min_steps: int = 3
     template_steps: int = 20  # steps per side (~15 s of running) whose mean drop curve gives the shape and peak time
     buffer_s: float = 4.0
 
@@ -339,7 +347,7 @@ class GaitAnalyzer:
             self._reset_tracking()
         # steps whose stance is over and whose smoothed signals are in: emit
         for p in list(self._pending):
-            if p.t_end_s is not None and t >= p.t_end_s:
+            if p.t_end_s is not None and t >= p.t_contact_s + max(1.0, U_HI) * (p.t_end_s - p.t_contact_s):
                 self._pending.remove(p)
                 step = self._finalize(p)
                 if step is not None:
@@ -449,24 +457,28 @@ class GaitAnalyzer:
         okt = np.isfinite(theta)
         excursion = peak = t_peak = None
         if okt.sum() >= 2 and ts[okt][0] <= t_c and ts[okt][-1] >= t_e:
-            d_curve = sgn * np.interp(t_c + U_GRID * (t_e - t_c), ts[okt], theta[okt])
-            rel = d_curve - d_curve[0]
+            t_grid = t_c + U_GRID * (t_e - t_c)
+            d_curve = sgn * np.interp(t_grid, ts[okt], theta[okt])
+            rel = d_curve - d_curve[U_ZERO]
+            covered = ts[okt][0] <= t_grid[0] and ts[okt][-1] >= t_grid[-1]
             templ = self._templates[p.side]
-            mean_curve = np.mean(np.stack(list(templ) if len(templ) >= 3 else [*templ, rel]), axis=0)
-            templ.append(rel)
-            k = int(np.argmax(mean_curve))
-            t_peak = float(t_c + U_GRID[k] * (t_e - t_c))
-            fit = self._fit_template(p.side, t_c, t_e, mean_curve)
-            if fit is not None:
-                a, b = fit
-                excursion = b * float(mean_curve[k] - mean_curve[0])
-                d_peak = a + b * float(mean_curve[k])
+            enough = len(templ) >= st.template_min_steps
+            mean_curve = np.mean(np.stack(list(templ)), axis=0) if enough else None
+            if covered:
+                templ.append(rel)
+            if mean_curve is None:
+                flags.append(FLAG_WARMUP)
             else:
-                excursion = float(rel[k])
-                d_peak = float(d_curve[k])
-            if st.camera_roll_deg is not None:
-                # image obliquity = true obliquity - roll, so true d = image d + roll (right) / - roll (left)
-                peak = d_peak + sgn * st.camera_roll_deg
+                k = int(np.argmax(np.where(U_STANCE, mean_curve, -np.inf)))
+                t_peak = float(t_grid[k])
+                fit = self._fit_template(p.side, t_c, t_e, mean_curve)
+                if fit is not None:
+                    a, b = fit
+                    excursion = b * float(mean_curve[k] - mean_curve[U_ZERO])
+                    d_peak = a + b * float(mean_curve[k])
+                    if st.camera_roll_deg is not None:
+                        # image obliquity = true obliquity - roll: true d = image d + roll (right), - roll (left)
+                        peak = d_peak + sgn * st.camera_roll_deg
 
         window = sig[lo:hi]
         lean = _mean_or_none(window[:, C_LEAN]) if len(window) else None
@@ -509,7 +521,9 @@ class GaitAnalyzer:
         stance, and the estimate is linear in the noise: no upward bias from taking a maximum.
         """
         t = np.asarray(self._t)
-        lo, hi = int(np.searchsorted(t, t_c)), int(np.searchsorted(t, t_e, side="right"))
+        span = t_e - t_c
+        lo = int(np.searchsorted(t, t_c + U_LO * span))
+        hi = int(np.searchsorted(t, t_c + U_HI * span, side="right"))
         if hi - lo < 4:
             return None
         sig = np.asarray(self._sig[lo:hi])[:, C_THETA]
@@ -519,7 +533,7 @@ class GaitAnalyzer:
         u = (t[lo:hi][ok] - t_c) / (t_e - t_c)
         y = (1.0 if side == "right" else -1.0) * sig[ok]
         m = np.interp(u, U_GRID, template)
-        if np.ptp(m) <= 1e-9:
+        if np.ptp(template) < 0.05:  # a flat template has no shape to fit (deg)
             return None
         x = np.stack([np.ones_like(m), m], axis=1)
         (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)

@@ -11,6 +11,7 @@ Side = Literal["left", "right"]
 # quality flags a step can carry (strings, so they survive JSON and SQLite unchanged)
 FLAG_SWAP_REPAIRED = "lr_swap_repaired"  # left/right keypoints were swapped in some frames and put back
 FLAG_GAPS = "keypoint_gaps"  # some stance frames lacked a confident hip or stance-side keypoint
+FLAG_WARMUP = "drop_warmup"  # one of the first steps of its side: drop not measured while the template forms
 FLAG_NO_CADENCE = "no_cadence"  # no plausible previous contact to measure the step time from
 
 

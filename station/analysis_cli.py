@@ -1,0 +1,179 @@
+"""``gait-station analyze`` and ``gait-station validate``: the offline shell around :mod:`station.gait`.
+
+Offline analysis is the live analyzer fed as fast as poses arrive: a pose track
+CSV is read row by row, a video goes frame by frame through the pose model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from station.errors import InputError
+from station.gait.analyzer import AnalyzerSettings, GaitAnalyzer
+from station.gait.steps import Step
+from station.keypoints import Pose
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisRun:
+    steps: list[Step]
+    frames: int
+    frames_in_view: int
+    fps: float | None
+    t_span_s: tuple[float, float] | None
+
+
+def run_analyzer(poses: Iterable[Pose], settings: AnalyzerSettings) -> AnalysisRun:
+    """Feed poses one at a time through a :class:`GaitAnalyzer`; collect its steps and what it saw."""
+    analyzer = GaitAnalyzer(settings)
+    steps: list[Step] = []
+    frames = in_view = 0
+    t_first = t_last = None
+    dts: list[float] = []
+    for pose in poses:
+        if t_last is not None and pose.t_s > t_last:
+            dts.append(pose.t_s - t_last)
+        t_first = pose.t_s if t_first is None else t_first
+        t_last = pose.t_s
+        frames += 1
+        steps.extend(analyzer.update(pose.t_s, pose.xy, pose.score, frame_size=pose.frame_size))
+        in_view += analyzer.status.in_view
+    steps.extend(analyzer.finish())
+    fps = 1.0 / float(np.median(dts)) if dts else None
+    span = (t_first, t_last) if t_first is not None and t_last is not None else None
+    return AnalysisRun(steps=steps, frames=frames, frames_in_view=in_view, fps=fps, t_span_s=span)
+
+
+def _is_track(path: Path) -> bool:
+    return path.suffix.lower() == ".csv"
+
+
+def _poses(path: Path, model: str | None, model_path: str | None, progress: bool) -> tuple[Iterator[Pose], str | None]:
+    """Poses from a pose track CSV (read directly, validated row by row) or a video (through the pose model)."""
+    if _is_track(path):
+        from station.keypoints import iter_track_csv
+
+        return iter_track_csv(path), None
+    from station.camera import open_source
+    from station.pose import DEFAULT_MODEL, load_estimator
+    from station.pose_stream import iter_poses
+
+    if not path.exists():
+        from station.errors import MissingFileError
+
+        raise MissingFileError(f"{path}: no such file")
+    estimator = load_estimator(model or DEFAULT_MODEL, model_path=model_path)
+    source = open_source(str(path), model_input_size=getattr(estimator, "input_size", None))
+
+    def gen() -> Iterator[Pose]:
+        with source, estimator:
+            yield from iter_poses(source, estimator, progress=progress)
+
+    return gen(), estimator.name
+
+
+def _settings(view: str, camera_roll_deg: float | None, min_score: float) -> AnalyzerSettings:
+    try:
+        return AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _roll_option(f):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--camera-roll-deg",
+        type=float,
+        default=None,
+        help="Declared camera roll (deg; + when a level line appears turned clockwise). Enables drop_peak_deg.",
+    )(f)
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv"]), default="text", show_default=True,
+              help="json: the report of DESIGN.md; text: a summary for a person; csv: one row per step.")
+@click.option("--model", default=None, help="Pose model name from the manifest (videos only; default the station's).")
+@click.option("--model-path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Use this model file instead of the installed weights (videos only).")
+@click.option("--view", type=click.Choice(["posterior", "anterior"]), default="posterior", show_default=True,
+              help="Camera behind the runner (posterior) or in front (anterior).")
+@_roll_option
+@click.option("--min-score", type=float, default=AnalyzerSettings.min_score, show_default=True,
+              help="Keypoint confidence below which a keypoint counts as not seen.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write the result to this file instead of stdout.")
+def analyze(
+    path: Path,
+    fmt: str,
+    model: str | None,
+    model_path: Path | None,
+    view: str,
+    camera_roll_deg: float | None,
+    min_score: float,
+    output: Path | None,
+) -> None:
+    """Analyze a video or a pose track CSV: per-step pelvic drop and running metrics."""
+    from station.report import build_report, report_json, report_text, steps_csv
+
+    settings = _settings(view, camera_roll_deg, min_score)
+    poses, model_name = _poses(path, model, str(model_path) if model_path else None, progress=True)
+    run = run_analyzer(poses, settings)
+    if run.frames == 0:
+        raise InputError(f"{path}: no frames")
+    if run.frames_in_view == 0:
+        raise InputError(f"{path}: no person found in {run.frames} frames")
+    log.info("%s: %d frames, %d with the runner in view, %d steps", path, run.frames, run.frames_in_view,
+             len(run.steps))
+    report = build_report(run.steps, source=str(path), frames=run.frames, fps=run.fps, model=model_name, view=view,
+                          camera_roll_deg=camera_roll_deg, frames_in_view=run.frames_in_view)
+    if fmt == "json":
+        text = report_json(report) + "\n"
+    else:
+        text = report_text(report) if fmt == "text" else steps_csv(run.steps)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write ({exc.strerror})") from None
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("track", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("truth", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--view", type=click.Choice(["posterior", "anterior"]), default="posterior", show_default=True)
+@_roll_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit with status 1 when an acceptance limit is missed.")
+def validate(track: Path, truth: Path, view: str, camera_roll_deg: float | None, fmt: str, strict: bool) -> None:
+    """Compare the analysis of a pose track CSV with a truth file (force plate + markers): the error table."""
+    from station.keypoints import iter_track_csv
+    from station.validation import format_table, load_truth, validate_steps
+
+    settings = _settings(view, camera_roll_deg, AnalyzerSettings.min_score)
+    truth_data = load_truth(truth)
+    run = run_analyzer(iter_track_csv(track), settings)
+    if run.frames == 0:
+        raise InputError(f"{track}: pose track has a header but no rows")
+    result = validate_steps(run.steps, truth_data, run.t_span_s)
+    if fmt == "json":
+        d = result.to_dict()
+        d.update(track=str(track), truth=str(truth), camera_roll_deg=camera_roll_deg)
+        click.echo(json.dumps(d, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v))
+    else:
+        click.echo(f"{track} vs {truth}" + (f" (camera roll {camera_roll_deg:+g} deg declared)"
+                                            if camera_roll_deg is not None else ""))
+        click.echo(format_table(result))
+    if strict and not result.passed:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,122 @@
+"""The analysis report of DESIGN.md (JSON), its text summary for a person, and the per-step CSV.
+
+Formatting only: the numbers come from :mod:`station.gait`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from station.gait.steps import Step
+from station.gait.summary import Summary, summarize
+
+STEP_COLUMNS: tuple[str, ...] = (
+    "side",
+    "t_contact_s",
+    "t_end_s",
+    "drop_excursion_deg",
+    "drop_peak_deg",
+    "cadence_spm",
+    "trunk_lean_deg",
+    "knee_fppa_deg",
+    "step_width_norm",
+    "t_peak_s",
+    "score_min",
+    "frames",
+    "flags",
+)
+
+
+def build_report(
+    steps: Sequence[Step],
+    *,
+    source: str,
+    frames: int,
+    fps: float | None,
+    model: str | None,
+    view: str,
+    camera_roll_deg: float | None,
+    frames_in_view: int | None = None,
+    summary: Summary | None = None,
+) -> dict[str, Any]:
+    """The report dict: DESIGN.md's keys (source, frames, fps, model, steps, summary) and a few more."""
+    summary = summary or summarize(steps)
+    return {
+        "source": source,
+        "frames": frames,
+        "fps": None if not fps else round(fps, 3),
+        "model": model,
+        "view": view,
+        "camera_roll_deg": camera_roll_deg,
+        "frames_in_view": frames_in_view,
+        "steps": [s.to_dict() for s in steps],
+        "summary": summary.to_dict(),
+    }
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=1, allow_nan=False)
+
+
+def steps_csv(steps: Sequence[Step]) -> str:
+    """One row per step; empty cells for metrics that were not measured; flags joined by ';'."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(STEP_COLUMNS)
+    for s in steps:
+        d = s.to_dict()
+        row = []
+        for col in STEP_COLUMNS:
+            v = d[col]
+            row.append(";".join(v) if col == "flags" else "" if v is None else v)
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False) -> str:
+    if v is None:
+        return "not measured"
+    return f"{v:{'+' if signed else ''}.{nd}f}{unit}"
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """A readable summary for a runner or a coach."""
+    s = report["summary"]
+    lines = [
+        f"{report['source']}: {report['frames']} frames"
+        + (f" at {report['fps']:.1f} fps" if report.get("fps") else "")
+        + (f", model {report['model']}" if report.get("model") else "")
+        + f", {report['view']} view",
+    ]
+    if s["steps"] == 0:
+        lines.append("No running steps found (is the runner in view, whole, and running?).")
+        return "\n".join(lines) + "\n"
+    lines.append(f"{s['steps']} steps over {s['duration_s']:.1f} s, cadence {_num(s['cadence_spm'], ' steps/min')}")
+    lines.append("")
+    lines.append(f"{'':26}{'left stance':>16}{'right stance':>16}{'right - left':>16}")
+    rows = (
+        ("steps", "steps", "", 0),
+        ("pelvic drop excursion", "drop_excursion_deg", " deg", 1),
+        ("pelvic drop peak", "drop_peak_deg", " deg", 1),
+        ("trunk lean to stance", "trunk_lean_deg", " deg", 1),
+        ("knee FPPA (valgus +)", "knee_fppa_deg", " deg", 1),
+        ("step width (hip widths)", "step_width_norm", "", 2),
+    )
+    asym = s.get("asymmetry", {})
+    for label, key, unit, nd in rows:
+        left, right = s["left"].get(key), s["right"].get(key)
+        if key == "steps":
+            lines.append(f"{label:26}{left:>16}{right:>16}")
+            continue
+        a = asym.get(key)
+        lines.append(
+            f"{label:26}{_num(left, unit, nd):>16}{_num(right, unit, nd):>16}{_num(a, unit, nd, signed=True):>16}"
+        )
+    if report.get("camera_roll_deg") is None:
+        lines.append("")
+        lines.append("Drop peak needs a level camera: declare its roll with --camera-roll-deg to get it.")
+    return "\n".join(lines) + "\n"
