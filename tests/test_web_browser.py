@@ -1,0 +1,220 @@
+"""The web app in a real browser: headless Chromium (Debian's package) driven by Playwright, phone-sized.
+
+The app runs as it does on the station: ``gait-station serve`` (waitress) in its own
+process on 127.0.0.1, against a temporary database seeded through :class:`Store`.
+A real station process (``gait-station run`` on a pose track) writes its heartbeat
+and obeys the page's start/stop requests through the ``commands`` table.
+
+Screenshots go to ``test-artifacts/`` (git-ignored) for a person to look at.
+Without /usr/bin/chromium the test skips, except under CI=true where it fails.
+Never run ``playwright install``: the browser is the distribution's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.store import Store
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "correct horse battery"
+RUNNER = "Zoë <b>O'Brien</b> & co"  # escaping: this must show as text, never as markup
+LEFT_STEPS, RIGHT_STEPS = 21, 20
+
+
+def require_chromium() -> Path:
+    if not CHROMIUM.exists():
+        msg = f"{CHROMIUM} not found (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " — required under CI=true")
+        pytest.skip(msg)
+    return CHROMIUM
+
+
+def gait_station() -> list[str]:
+    exe = Path(sys.executable).parent / "gait-station"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from station.cli import main; sys.exit(main())"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def seed(db: Path) -> int:
+    """A finished session of the runner with alternating steps, a cue, notes; returns its id."""
+    from web.auth import set_password
+
+    with Store(db) as store:
+        set_password(store, PASSWORD)
+        sid = store.start_session(runner=RUNNER, source="track.csv", model="movenet-lightning-int8", fps=30.0,
+                                  view="posterior", camera_roll_deg=0.0, trigger="web")
+        t = 0.3
+        for i in range(LEFT_STEPS + RIGHT_STEPS):
+            side = "left" if i % 2 == 0 else "right"
+            drop = (3.0 if side == "left" else 4.2) + 0.05 * i + (0.4 if i % 3 == 0 else -0.2)
+            store.add_step(sid, {"side": side, "t_contact_s": t, "t_end_s": t + 0.25, "drop_excursion_deg": drop,
+                                 "cadence_spm": 170.0, "trunk_lean_deg": 1.5, "knee_fppa_deg": 4.0,
+                                 "step_width_norm": 0.2})
+            t += 60.0 / 170.0
+        store.add_cue(sid, {"t_s": 9.0, "kind": "led", "state": "amber", "side": "right", "value": 4.9,
+                            "reason": "right drop 4.9° over the last 8 steps ≥ amber 4.0°"})
+        store.set_notes(sid, "New shoes. <script>alert(1)</script>")
+        store.end_session(sid, duration_s=t)
+    return sid
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    require_chromium()
+    tmp = tmp_path_factory.mktemp("web")
+    db = tmp / "gait.db"
+    sid = seed(db)
+    port = free_port()
+    env = {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(tmp / "run"),
+           "GAIT_STATION_CONFIG": str(tmp / "config.toml")}
+    (tmp / "config.toml").write_text("", encoding="utf-8")
+    log = (tmp / "serve.log").open("wb")
+    proc = subprocess.Popen([*gait_station(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gait-station serve exited ({proc.returncode}): {(tmp / 'serve.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("gait-station serve did not listen within 30 s")
+            time.sleep(0.1)
+        yield {"base": base, "db": db, "session_id": sid, "env": env, "tmp": tmp}
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.js_errors = errors
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
+    """The phone's screen as the user sees it (or the whole page) to test-artifacts/NAME."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def fits_phone(page: Any) -> None:
+    """Nothing wider than the phone: no sideways scrolling."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"page is {overflow}px wider than the {PHONE['viewport']['width']}px phone"
+
+
+def log_in(page: Any, base: str, then: str) -> None:
+    page.goto(base + then)
+    assert "/auth/login" in page.url  # behind the login
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    assert "/auth/login" not in page.url, "login failed"
+
+
+def test_login_open_a_session_and_see_the_chart(served: dict[str, Any], page: Any) -> None:
+    base, sid = served["base"], served["session_id"]
+    log_in(page, base, "/sessions/")
+    # the list: the runner's name appears as text, its markup escaped
+    card = page.locator(f"a[href$='/sessions/{sid}']").first
+    card.wait_for()
+    assert page.locator("#session-list b").count() == 0
+    assert "<b>O'Brien</b>" in page.locator("#session-list").inner_text()
+    fits_phone(page)
+    screenshot(page, "browser-sessions.png")
+
+    card.click()
+    page.wait_for_url(re.compile(rf"/sessions/{sid}$"))
+    chart = page.locator("svg#drop-chart")
+    chart.wait_for()
+    box = chart.bounding_box()
+    assert box is not None and 300 <= box["width"] <= PHONE["viewport"]["width"] and box["height"] > 100
+    # one mark per step and side, drawn (non-empty geometry), plus the threshold bands
+    for side, n in (("left", LEFT_STEPS), ("right", RIGHT_STEPS)):
+        dots = chart.locator(f"path.dots-{side}")
+        assert dots.count() == 1
+        assert len(re.findall(r"M[\d.]+ [\d.]+h0", dots.get_attribute("d") or "")) == n
+        bbox = dots.evaluate("el => { const b = el.getBBox(); return [b.width, b.height]; }")
+        assert bbox[0] > 200, f"{side} steps are not spread over the chart: {bbox}"
+        assert chart.locator(f"polyline.line-{side}").count() == 1  # the rolling median
+    assert chart.locator("rect.band").count() == 2
+    # escaping on the session page too: the notes' script is text
+    assert page.locator("h1").inner_text() == RUNNER
+    assert "<script>alert(1)</script>" in page.locator("textarea[name=notes]").input_value()
+    assert page.locator("#cues").inner_text().count("amber") >= 1
+    fits_phone(page)
+    assert page.js_errors == []
+    screenshot(page, "browser-session.png")
+    screenshot(page, "browser-session-full.png", full_page=True)
+    chart.screenshot(path=str(ARTIFACTS / "browser-session-chart.png"))
