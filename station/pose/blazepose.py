@@ -191,6 +191,11 @@ class BlazePose(PoseEstimator):
         xy, score, self._region = result
         return Pose(t_s, xy, score, (w, h))
 
+    @property
+    def tflite_models(self) -> tuple[TFLiteModel, ...]:
+        """The interpreters this estimator runs (``gait-station bench`` reads their invoke timers)."""
+        return (self.detector, self.landmarks)
+
     def reset(self) -> None:
         self._region = None
         self._frame_size = None

@@ -162,6 +162,11 @@ class MoveNet(PoseEstimator):
         """How surely a runner is there: the mean score of shoulders and hips."""
         return float(np.mean(score[list(_TORSO)]))
 
+    @property
+    def tflite_models(self) -> tuple[TFLiteModel, ...]:
+        """The interpreters this estimator runs (``gait-station bench`` reads their invoke timers)."""
+        return (self.model,)
+
     def reset(self) -> None:
         self._region = None
         self._frame_size = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,9 @@ class TFLiteModel:
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: not a usable TFLite model ({first})") from None
+        #: time spent in ``invoke()`` and how many calls, for ``gait-station bench``
+        self.invoke_s = 0.0
+        self.invokes = 0
         self.inputs: list[dict[str, Any]] = list(self._interpreter.get_input_details())
         self.outputs: list[dict[str, Any]] = list(self._interpreter.get_output_details())
         log.info("loaded %s with %s, %d threads", path.name, self.runtime, self.num_threads)
@@ -150,7 +154,10 @@ class TFLiteModel:
             raise ModelError(f"{self.path.name}: model is closed")
         for detail, tensor in zip(self.inputs, tensors, strict=True):
             self._interpreter.set_tensor(detail["index"], tensor)
+        t0 = time.perf_counter()
         self._interpreter.invoke()
+        self.invoke_s += time.perf_counter() - t0
+        self.invokes += 1
         return [self._interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
 
     def close(self) -> None:
