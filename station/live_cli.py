@@ -1,0 +1,381 @@
+"""``gait-station run``, ``demo`` and ``db``: the live station, the simulated demo, a look into the database."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from station.config import Settings, default_db_path, load_settings, runtime_dir
+from station.errors import BoardError, InputError, StationError
+
+log = logging.getLogger(__name__)
+
+LIVE_SPECS = ("auto", "camera", "webcam")
+
+
+def preview_path_for(db: Path) -> Path:
+    """Where the live preview JPEG goes: the runtime directory if one is set, else ``run/`` beside the DB."""
+    if any(k in os.environ for k in ("RUNTIME_DIRECTORY", "GAIT_STATION_RUNTIME_DIR")):
+        return (runtime_dir() / "preview.jpg").resolve()
+    return (db.parent / "run" / "preview.jpg").resolve()
+
+
+def _is_live_spec(spec: str) -> bool:
+    s = spec.strip().lower()
+    return s in LIVE_SPECS or s.startswith("webcam:")
+
+
+def open_board(settings: Settings, mock: bool) -> Any:
+    """The GPIO cue board; gpiozero's mock pins when asked or when there is no GPIO here (with a warning)."""
+    from station.cues import CueBoard, mock_factory
+
+    if mock:
+        return CueBoard.from_settings(settings, pin_factory=mock_factory())
+    try:
+        return CueBoard.from_settings(settings)
+    except BoardError as exc:
+        log.warning("%s: using mock pins, cues show in the log and the web page only", exc)
+        return CueBoard.from_settings(settings, pin_factory=mock_factory())
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or Ctrl-C (SIGINT), so the loop closes the session cleanly."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: give up waiting
+        log.warning("%s: closing the session and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _fmt(v: Any, unit: str = "°") -> str:
+    return "–" if v is None else f"{v:.1f}{unit}"
+
+
+def echo_summary(sid: int, summary: dict[str, Any]) -> None:
+    left, right = summary.get("left") or {}, summary.get("right") or {}
+    click.echo(f"session {sid}: {summary.get('steps', 0)} steps, cadence {_fmt(summary.get('cadence_spm'), ' spm')}, "
+               f"drop left {_fmt(left.get('drop_excursion_deg'))} ({left.get('steps', 0)} steps), "
+               f"right {_fmt(right.get('drop_excursion_deg'))} ({right.get('steps', 0)} steps)")
+
+
+def session_echo(cues: bool) -> Callable[[str, dict[str, Any]], None]:
+    """An observer that prints sessions (and, for the demo, each change of the cue state) to the terminal."""
+    last: dict[str | None, str | None] = {}
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        if kind == "session_start":
+            who = f" for {data['runner']}" if data.get("runner") else ""
+            click.echo(f"session {data['session_id']} started ({data['trigger']}){who}")
+        elif kind == "session_end":
+            echo_summary(data["session_id"], data.get("summary") or {})
+        elif kind == "camera":
+            click.echo(f"camera {data['state']}" + (f": {data.get('message')}" if data.get("message") else ""))
+        elif kind == "cue" and cues:
+            state = data["state"]
+            if data["kind"] == "led":  # one line when a side's judgement changes (the LED follows each step)
+                if state == last.get(data.get("side")):
+                    return
+                last[data.get("side")] = state
+            click.echo(f"  {data['t_s']:7.1f} s  {data['kind']:<9} {state:<11} {data.get('reason') or ''}")
+
+    return on_event
+
+
+# --------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--source", default=None, help="auto | camera | webcam[:N] | a video file | a pose track CSV "
+              "(default: settings camera.source, auto).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: $GAIT_STATION_DB or the station's state directory).")
+@click.option("--realtime", is_flag=True, help="Pace a file or track by its own timestamps, as a camera would.")
+@click.option("--speed", type=click.FloatRange(0.05, 100.0), default=1.0, show_default=True,
+              help="With --realtime: play faster (2 = twice real time).")
+@click.option("--runner", default=None, help="Runner name for the sessions of this run.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Settings TOML (default: $GAIT_STATION_CONFIG or /etc/gait-station/config.toml).")
+@click.option("--model", default=None, help="Pose model name (default: settings model.name).")
+@click.option("--model-path", type=click.Path(), default=None, help="Use this .tflite file for the model.")
+@click.option("--mock-pins", is_flag=True, help="Use gpiozero's mock pins instead of GPIO (off the Pi).")
+@click.option("--no-preview", is_flag=True, help="Do not write the live preview JPEG.")
+def run(source: str | None, db_path: str | None, realtime: bool, speed: float, runner: str | None,
+        config_path: str | None, model: str | None, model_path: str | None, mock_pins: bool,
+        no_preview: bool) -> None:
+    """The live station: camera → pose → pelvic drop → cues on GPIO → database.
+
+    A file source (video or pose track) runs one session from its first frame to its end.
+    A camera runs until stopped (SIGTERM or Ctrl-C close the running session cleanly);
+    sessions start from the button, the web page, or when a runner appears.
+    """
+    from station.camera import open_source
+    from station.station import RunOptions, Station
+    from station.store import Store
+
+    settings = load_settings(config_path)
+    db = Path(db_path) if db_path else default_db_path()
+    if db.is_dir():
+        raise InputError(f"--db {db}: is a directory, not a database file")
+    spec = (source or settings.camera.source).strip()
+    live = _is_live_spec(spec)
+    if not live and not Path(spec).expanduser().exists():
+        from station.errors import MissingFileError
+
+        raise MissingFileError(f"{spec}: no such file (sources are auto, camera, webcam[:N], a video or a track CSV)")
+    if realtime and live:
+        log.info("--realtime has no effect on a camera: it runs in real time anyway")
+    model_name = model or settings.model.name
+    model_file = model_path or settings.model.path
+    is_track = not live and Path(spec).suffix.lower() == ".csv"
+
+    def estimator() -> Any:
+        from station.pose import load_estimator
+
+        return load_estimator(model_name, model_path=model_file, num_threads=settings.model.num_threads)
+
+    with Store(db) as store:
+        try:
+            settings = settings.merged(store.settings_overrides())
+        except InputError as exc:
+            log.error("settings saved from the web page ignored: %s", exc)
+        board = open_board(settings, mock_pins)
+        options = RunOptions(
+            source_name=spec if live else Path(spec).name,
+            model_name="" if is_track else (Path(model_file).name if model_file else model_name),
+            latest_only=live or realtime,
+            speed=speed if (realtime and not live) else None,
+            session_at_once=None if live else "file",
+            runner=runner,
+            preview_path=None if no_preview else preview_path_for(db),
+        )
+        station = Station(settings, store, board, lambda: open_source(spec), estimator_factory=estimator,
+                          options=options, config_path=config_path, on_event=session_echo(cues=False))
+        click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
+        try:
+            with stop_on_signals() as stop:
+                station.run(stop)
+        finally:
+            board.close()
+            click.echo(station.report.line(), err=True)
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------
+
+
+def _free_port(host: str, preferred: int) -> int:
+    for port in (preferred, *range(preferred + 1, preferred + 20), 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise StationError("no free port for the web page")
+
+
+def start_web(db: Path, port: int) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    """``gait-station serve`` on 127.0.0.1 in a subprocess, if the web app is installed; (process, url)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("web")
+        if spec is None:
+            return None, None
+        from web import create_app  # noqa: F401  (only checking that the app factory exists)
+    except Exception as exc:  # the web part is optional for the demo
+        log.info("no web page for the demo: %s", exc)
+        return None, None
+    host = "127.0.0.1"
+    port = _free_port(host, port)
+    cmd = [sys.executable, "-m", "station.cli", "serve", "--db", str(db), "--host", host, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip().splitlines()
+            log.warning("the web page did not start: %s", err[-1] if err else f"exit {proc.returncode}")
+            return None, None
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.2)
+            if s.connect_ex((host, port)) == 0:
+                return proc, f"http://{host}:{port}/live"
+        time.sleep(0.1)
+    proc.terminate()
+    log.warning("the web page did not answer within 15 s")
+    return None, None
+
+
+@click.command()
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+              help="Database for the demo (default: demo.db beside the station's database).")
+@click.option("--duration-s", type=click.FloatRange(5.0, 3600.0), default=90.0, show_default=True,
+              help="Length of the simulated run, in stream seconds.")
+@click.option("--speed", type=click.FloatRange(0.1, 50.0), default=1.0, show_default=True,
+              help="Play faster than real time (2 = twice as fast).")
+@click.option("--no-web", is_flag=True, help="Do not start the web page.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="Port for the web page (the next free one if taken).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the simulated runner.")
+def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, port: int, seed: int) -> None:
+    """A simulated runner drives the whole station: analysis, cues (mock pins, printed here), database, web page.
+
+    The runner appears after a second (a session starts automatically), tires on the
+    left so the cue goes green → amber → red, steps out of view for a moment, and the
+    session closes with its summary at the end. Ctrl-C ends it early, cleanly.
+    """
+    from station.simulate import SimulatedRunner, SimulatedSource, demo_runner
+    from station.station import RunOptions, Station
+    from station.store import Store
+
+    db = Path(db_path) if db_path else default_db_path().parent / "demo.db"
+    if db.is_dir():
+        raise InputError(f"--db {db}: is a directory, not a database file")
+    settings = Settings()
+    runner = SimulatedRunner(demo_runner(duration_s, seed=seed))
+    fps = 30.0
+
+    web_proc, url = (None, None) if no_web else start_web(db, port)
+    click.echo(f"gait-station demo: a simulated runner for {duration_s:.0f} s"
+               + (f" at {speed:g}× speed" if speed != 1 else "") + f"; database {db}")
+    click.echo(f"live page: {url}" if url else "live page: not started" + (" (--no-web)" if no_web else ""))
+    click.echo(f"cues (amber at {settings.cues.amber_deg:g}°, red at {settings.cues.red_deg:g}° of drop, "
+               f"median of the last {settings.cues.window_steps} steps per side):")
+    try:
+        with Store(db) as store:
+            from station.cues import CueBoard, mock_factory
+
+            board = CueBoard.from_settings(settings, pin_factory=mock_factory())
+            options = RunOptions(source_name="simulated runner", model_name="simulated", latest_only=False,
+                                 speed=speed, runner="Demo runner", preview_path=preview_path_for(db))
+            station = Station(settings, store, board, lambda: SimulatedSource(runner, fps=fps, duration_s=duration_s),
+                              options=options, on_event=session_echo(cues=True))
+            try:
+                with stop_on_signals() as stop:
+                    station.run(stop)
+            finally:
+                board.close()
+            since = min(station.report.session_t0_s.values(), default=0.0)
+            truth = runner.truth_summary(duration_s, since_s=since)
+            left, right = truth["left"]["drop_excursion_deg"], truth["right"]["drop_excursion_deg"]
+            click.echo(f"the simulated runner put in (same time span): drop left {left:.1f}°, right {right:.1f}° "
+                       f"on average, cadence {truth['cadence_spm']:.0f} spm")
+            click.echo(station.report.line(), err=True)
+            if url:
+                click.echo(f"sessions stay in {db}; see them with: gait-station serve --db {db}")
+    finally:
+        if web_proc is not None:
+            web_proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                web_proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------
+# db
+# --------------------------------------------------------------------------------------------
+
+
+@click.group()
+def db() -> None:
+    """Look into the station's database: sessions, their steps, their raw pose track."""
+
+
+def _db_option(f: Any) -> Any:
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+                        help="SQLite database (default: $GAIT_STATION_DB or the station's state directory).")(f)
+
+
+def _open_existing(db_path: str | None) -> Any:
+    from station.errors import MissingFileError
+    from station.store import Store
+
+    p = Path(db_path) if db_path else default_db_path()
+    if not p.exists():
+        raise MissingFileError(f"{p}: no such database")
+    return Store(p)
+
+
+@db.command("info")
+@_db_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Sessions listed.")
+def db_info(db_path: str | None, limit: int) -> None:
+    """The database's path, integrity, station status and latest sessions."""
+    with _open_existing(db_path) as store:
+        n = store.db.execute("select count(*) from sessions").fetchone()[0]
+        steps = store.db.execute("select count(*) from steps").fetchone()[0]
+        click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity "
+                   f"{'ok' if store.integrity_ok() else 'FAILED'}")
+        status = store.status()
+        if status:
+            click.echo(f"station: {status.get('state')} (updated {status.get('updated_at')})")
+        for s in store.sessions(limit=limit):
+            click.echo(f"  {s['id']:>5}  {s['started_at'][:19]}  {s['status']:<11} {s.get('trigger') or '':<7} "
+                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}")
+
+
+@db.command("export")
+@click.argument("session_id", type=int)
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
+    """A session's steps to stdout (CSV, one row per step; or JSON with the session and its cues)."""
+    with _open_existing(db_path) as store:
+        session = store.session(session_id)
+        if session is None:
+            raise InputError(f"no session {session_id}")
+        if fmt == "json":
+            out = {"session": session, "steps": store.steps(session_id), "cues": store.cues(session_id)}
+            click.echo(json.dumps(out, indent=1, default=str))
+            return
+        rows = list(store.iter_export_rows(session_id))
+        w = csv.writer(sys.stdout)
+        from station.store import STEP_COLUMNS
+
+        w.writerow(("idx", *STEP_COLUMNS))
+        for r in rows:
+            w.writerow([r.get(k) for k in ("idx", *STEP_COLUMNS)])
+
+
+@db.command("track")
+@click.argument("session_id", type=int)
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+@_db_option
+def db_track(session_id: int, out: str, db_path: str | None) -> None:
+    """Write a session's raw pose track as a track CSV (re-analyse it with ``gait-station analyze``)."""
+    from station.keypoints import write_track_csv
+
+    with _open_existing(db_path) as store:
+        if store.session(session_id) is None:
+            raise InputError(f"no session {session_id}")
+        n = write_track_csv(out, iter(store.pose_track(session_id)))
+    click.echo(f"{out}: {n} frames", err=True)

@@ -1,0 +1,870 @@
+"""The live station: source → pose → analyzer → cues → store, with sessions, status and a preview.
+
+Two threads:
+
+* **capture** (:class:`FrameGrabber`) reads the frame source. A live source (a
+  camera) or a paced one (``--realtime``, the demo) hands over only the newest
+  frame, so a slow consumer never stalls the camera: older frames are dropped
+  and counted. A file or pose track without pacing is read as fast as the
+  consumer takes it, and nothing is dropped. When a live source fails or ends
+  the grabber reports the loss, retries with exponential back-off and reports
+  the return; time after a reconnect stays monotonic.
+* **the loop** (:meth:`Station.run`, the caller's thread) runs the pose model,
+  the analyzer, the cue policy and the board, and writes the database. Each
+  emitted step goes to the board first (the cue is on the pins within
+  microseconds) and then to SQLite (each write is its own committed
+  transaction). About once a second it writes the heartbeat status the web
+  page reads, flushes the raw pose track, and twice a second an atomic preview
+  JPEG with the skeleton drawn. Every ~0.5 s it polls the ``commands`` table
+  (the web's one way to start and stop sessions); the GPIO button does the same
+  through gpiozero's callback thread.
+
+Sessions start at once for a file source (and end at its end), or by the
+button, by the web page, or automatically when a runner is in view and well
+framed for ``session.appear_s`` and end when they are gone for
+``session.absent_s``. Manual sessions (button, web) are ended manually, or
+after :data:`MANUAL_ABSENT_S` without a runner so a forgotten session does not
+run all night.
+
+Each session gets a fresh analyzer and cue policy, so the stored pose track,
+re-analysed offline from the session's first frame, gives the same steps.
+Stream times stored (steps, cues, poses) are seconds since the session's first
+frame.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from station.camera.base import Frame, FrameSource
+from station.config import Settings, load_settings
+from station.cues import CueBoard, CueEvent, CuePolicy, Led
+from station.errors import ModelError, SourceError, StationError, StoreError
+from station.gait.analyzer import AnalyzerSettings, GaitAnalyzer
+from station.gait.steps import Step
+from station.gait.summary import summarize
+from station.keypoints import Pose
+from station.store import SESSION_COMPLETED, Store
+
+log = logging.getLogger(__name__)
+
+MANUAL_ABSENT_S = 300.0  # a button/web session ends after this long with nobody in view
+MODEL_FAILURES_FATAL = 30  # consecutive failed inferences before the station gives up
+PREVIEW_MAX_WIDTH = 640
+
+
+# --------------------------------------------------------------------------------------------
+# capture
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureEvent:
+    """Something the capture thread tells the loop: ``lost`` / ``back`` (a live source), ``end``, ``error``."""
+
+    kind: str
+    message: str = ""
+    wall_s: float = 0.0
+    error: BaseException | None = None
+
+
+class FrameGrabber(threading.Thread):
+    """Reads a frame source in its own thread; see the module docstring for the two modes.
+
+    ``open_source`` is called again after a live source fails (``retry``). ``speed``
+    paces a non-live source by its timestamps (1.0 = real time; None = no pacing).
+    """
+
+    def __init__(
+        self,
+        first: FrameSource,
+        open_source: Callable[[], FrameSource],
+        *,
+        latest_only: bool,
+        speed: float | None = None,
+        retry: bool = True,
+        retry_first_s: float = 0.5,
+        retry_max_s: float = 10.0,
+        queue_frames: int = 4,
+    ) -> None:
+        super().__init__(name="capture", daemon=True)
+        self._source: FrameSource | None = first
+        self._open = open_source
+        self.latest_only = latest_only
+        self.speed = speed
+        self.retry = retry
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
+        self._max_frames = 1 if latest_only else queue_frames
+        self._cond = threading.Condition()
+        self._frames: collections.deque[Frame] = collections.deque()
+        self._events: collections.deque[CaptureEvent] = collections.deque()
+        self._stop_event = threading.Event()
+        self.frames_read = 0
+        self.frames_dropped = 0
+        self.decode_s = 0.0
+        self._offset_s = 0.0
+        self._last_t: float | None = None
+
+    # -- consumer side -----------------------------------------------------------------------
+    def get(self, timeout_s: float) -> Frame | CaptureEvent | None:
+        """The next event (events first), else the next frame; None after ``timeout_s``."""
+        with self._cond:
+            if not self._events and not self._frames:
+                self._cond.wait(timeout_s)
+            if self._events:
+                return self._events.popleft()
+            if self._frames:
+                frame = self._frames.popleft()
+                self._cond.notify_all()
+                return frame
+            return None
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(timeout=3.0)
+        if self._source is not None:
+            with contextlib.suppress(Exception):
+                self._source.close()
+
+    # -- producer side -----------------------------------------------------------------------
+    def _post(self, event: CaptureEvent) -> None:
+        with self._cond:
+            self._events.append(event)
+            self._cond.notify_all()
+
+    def _put(self, frame: Frame) -> None:
+        with self._cond:
+            if self.latest_only:
+                if self._frames:
+                    self.frames_dropped += len(self._frames)
+                    self._frames.clear()
+            else:
+                while len(self._frames) >= self._max_frames and not self._stop_event.is_set():
+                    self._cond.wait(0.1)
+            self._frames.append(frame)
+            self._cond.notify_all()
+
+    def run(self) -> None:
+        delay_s = self.retry_first_s
+        lost_since: float | None = None
+        while not self._stop_event.is_set():
+            source = self._source
+            if source is None:
+                try:
+                    source = self._open()
+                except Exception as exc:  # a camera still unplugged: keep trying
+                    log.info("camera: reopening failed (%s); next try in %.1f s", exc, delay_s)
+                    if self._stop_event.wait(delay_s):
+                        return
+                    delay_s = min(delay_s * 2, self.retry_max_s)
+                    continue
+                self._source = source
+            try:
+                ended = self._pump(source, lost_since)
+                lost_since = None if ended is None else lost_since
+            except Exception as exc:
+                ended = exc
+            with contextlib.suppress(Exception):
+                source.close()
+            self._source = None
+            if self._stop_event.is_set():
+                return
+            if not (self.retry and source.live):
+                if isinstance(ended, BaseException):
+                    self._post(CaptureEvent("error", f"{source.name}: {ended}", time.monotonic(), ended))
+                else:
+                    self._post(CaptureEvent("end", f"{source.name}: end of stream", time.monotonic()))
+                return
+            # a live source failed or stopped: report it once, then retry with back-off
+            if lost_since is None:
+                lost_since = time.monotonic()
+                why = str(ended) if isinstance(ended, BaseException) else "the stream stopped"
+                self._post(CaptureEvent("lost", f"{source.name}: {why}", lost_since))
+                delay_s = self.retry_first_s
+            if self._stop_event.wait(delay_s):
+                return
+            delay_s = min(delay_s * 2, self.retry_max_s)
+
+    def _pump(self, source: FrameSource, lost_since: float | None) -> None:
+        """Read frames until the source ends (returns None) or fails (raises)."""
+        first = True
+        wall0: float | None = None
+        t0: float | None = None
+        it = iter(source)
+        while not self._stop_event.is_set():
+            tick = time.perf_counter()
+            try:
+                frame = next(it)
+            except StopIteration:
+                return None
+            self.decode_s += time.perf_counter() - tick
+            if first:
+                first = False
+                if lost_since is not None:
+                    self._post(CaptureEvent("back", f"{source.name}: frames again after "
+                                                    f"{time.monotonic() - lost_since:.1f} s", time.monotonic()))
+                # keep stream time monotonic across a reconnect (a webcam restarts its clock)
+                if self._last_t is not None and frame.t_s + self._offset_s <= self._last_t:
+                    gap = time.monotonic() - lost_since if lost_since is not None else 0.0
+                    self._offset_s = self._last_t + max(gap, 1e-3) - frame.t_s
+            t = frame.t_s + self._offset_s
+            if self._last_t is not None and t <= self._last_t:
+                continue
+            if self.speed is not None:  # pace by the source's own timestamps
+                if wall0 is None or t0 is None:
+                    wall0, t0 = time.monotonic(), t
+                wait = wall0 + (t - t0) / self.speed - time.monotonic()
+                if wait > 0 and self._stop_event.wait(wait):
+                    return None
+            self._last_t = t
+            self.frames_read += 1
+            if self._offset_s:
+                frame = dataclasses.replace(frame, t_s=t)
+                if frame.pose is not None:
+                    frame = dataclasses.replace(frame, pose=Pose(t, frame.pose.xy, frame.pose.score,
+                                                                 frame.pose.frame_size))
+            self._put(frame)
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# the station
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    source_name: str = "source"
+    model_name: str = ""
+    latest_only: bool = True  # live and paced sources: only the newest frame
+    speed: float | None = None  # pace a non-live source by its timestamps
+    session_at_once: str | None = None  # trigger of a session that starts with the stream (and ends at its end)
+    runner: str | None = None
+    preview_path: Path | None = None
+    preview_period_s: float = 0.5
+    status_period_s: float = 1.0
+    command_poll_s: float = 0.5
+    pose_flush_s: float = 1.0
+    retry_max_s: float = 10.0
+
+
+@dataclass
+class _Session:
+    id: int
+    trigger: str
+    runner: str | None
+    t0_s: float
+    started_wall: float
+    analyzer: GaitAnalyzer
+    policy: CuePolicy
+    settings: Settings
+    steps: list[Step] = field(default_factory=list)
+    frames: int = 0
+    pose_t: list[float] = field(default_factory=list)
+    pose_xy: list[np.ndarray] = field(default_factory=list)
+    pose_score: list[np.ndarray] = field(default_factory=list)
+    last_flush: float = 0.0
+    last_t_s: float = 0.0
+    absent_since_s: float | None = None
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """Figures of one run, for the closing line on stderr and the benchmark in the README."""
+
+    frames: int = 0
+    dropped: int = 0
+    wall_s: float = 0.0
+    busy_s: float = 0.0  # loop time spent on frames (not waiting for them)
+    inference_s: float = 0.0
+    inference_frames: int = 0
+    decode_s: float = 0.0
+    cue_latency_s: list[float] = field(default_factory=list)  # step emitted -> on the pins
+    step_write_s: list[float] = field(default_factory=list)  # step emitted -> step and cues committed
+    steps: int = 0
+    sessions: list[int] = field(default_factory=list)
+    session_t0_s: dict[int, float] = field(default_factory=dict)  # stream time each session started
+    camera_gaps: int = 0
+    exit_reason: str = ""
+    peak_rss_mb: float = 0.0
+
+    def line(self) -> str:
+        fps = self.frames / self.wall_s if self.wall_s > 0 else 0.0
+        per = 1000.0 * self.busy_s / self.frames if self.frames else 0.0
+        inf = 1000.0 * self.inference_s / self.inference_frames if self.inference_frames else 0.0
+        over = per - inf if self.inference_frames else per
+        parts = [f"{self.frames} frames in {self.wall_s:.1f} s = {fps:.1f} fps",
+                 f"{self.dropped} dropped"]
+        if self.inference_frames:
+            parts.append(f"loop {per:.2f} ms/frame = inference {inf:.2f} + overhead {over:.2f} ms "
+                         f"({100.0 * over / per if per else 0.0:.0f} %)")
+        else:
+            parts.append(f"loop {per:.2f} ms/frame (no model: poses from the source)")
+        if self.decode_s:
+            parts.append(f"decode {1000.0 * self.decode_s / max(self.frames + self.dropped, 1):.2f} ms/frame")
+        if self.cue_latency_s:
+            lat = np.asarray(self.cue_latency_s) * 1000.0
+            wr = np.asarray(self.step_write_s) * 1000.0
+            parts.append(f"cue latency p50 {np.median(lat):.2f} / max {lat.max():.2f} ms, "
+                         f"step committed p50 {np.median(wr):.1f} / max {wr.max():.1f} ms")
+        parts.append(f"{self.steps} steps in {len(self.sessions)} session(s)")
+        if self.camera_gaps:
+            parts.append(f"{self.camera_gaps} camera gap(s)")
+        parts.append(f"peak RSS {self.peak_rss_mb:.0f} MB")
+        return "station: " + "; ".join(parts)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+class Station:
+    """The live loop. Build it with its parts (all injectable), then :meth:`run` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        board: CueBoard,
+        open_source: Callable[[], FrameSource],
+        *,
+        estimator_factory: Callable[[], Any] | None = None,
+        options: RunOptions | None = None,
+        config_path: str | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.base_settings = settings
+        self.settings = settings
+        self.store = store
+        self.board = board
+        self._open_source = open_source
+        self._estimator_factory = estimator_factory
+        self.estimator: Any = None
+        self.options = options or RunOptions()
+        self.config_path = config_path
+        self._on_event = on_event
+        self.report = RunReport()
+        self.session: _Session | None = None
+        self._idle_analyzer = self._new_analyzer(settings)
+        self._button: collections.deque[float] = collections.deque()
+        self._auto_armed = True
+        self._appear_since_s: float | None = None
+        self._camera_lost: CaptureEvent | None = None
+        self._led_before_fault: Led | None = None
+        self._last_status = 0.0
+        self._last_poll = 0.0
+        self._last_preview = 0.0
+        self._last_frame: Frame | None = None
+        self._last_pose: Pose | None = None
+        self._recent_poses: collections.deque[Pose] = collections.deque(maxlen=45)
+        self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
+        self._model_failures = 0
+        self._state = "starting"
+        self._message = ""
+        self._settings_stamp = store.meta_updated_at("settings")
+        self._source_fps: float | None = None
+        board.when_pressed = self._pressed
+
+    # -- small helpers -------------------------------------------------------------------------
+    def _emit(self, what: str, **data: Any) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(what, data)
+            except Exception:  # an observer must never break the loop
+                log.debug("event observer failed", exc_info=True)
+
+    def _pressed(self) -> None:  # gpiozero's thread
+        self._button.append(time.monotonic())
+
+    def _new_analyzer(self, settings: Settings) -> GaitAnalyzer:
+        cam = settings.camera
+        return GaitAnalyzer(AnalyzerSettings(view=cam.view, camera_roll_deg=cam.camera_roll_deg))
+
+    def _current_settings(self) -> Settings:
+        """The file settings with the web page's overrides (re-read when the web changed them)."""
+        stamp = self.store.meta_updated_at("settings")
+        if stamp != self._settings_stamp:
+            self._settings_stamp = stamp
+            try:
+                self.settings = load_settings(self.config_path, self.store.settings_overrides()) \
+                    if self.config_path else self.base_settings.merged(self.store.settings_overrides())
+                log.info("settings changed from the web page; they apply from the next session")
+            except StationError as exc:
+                log.error("settings from the web page ignored: %s", exc)
+        return self.settings
+
+    def _show(self, events: list[CueEvent]) -> None:
+        if self._camera_lost is not None:
+            return  # the fault indicator owns the LEDs until the camera is back
+        for ev in events:
+            try:
+                self.board.show(ev)
+            except StationError as exc:
+                log.error("cue board: %s", exc)
+            self._emit("cue", t_s=ev.t_s - (self.session.t0_s if self.session else 0.0), state=ev.state,
+                       kind=ev.kind, reason=ev.reason, side=ev.side, value=ev.value)
+
+    def _record(self, events: list[CueEvent]) -> None:
+        s = self.session
+        if s is None:
+            return
+        for ev in events:
+            row = ev.as_row()
+            row["t_s"] = round(ev.t_s - s.t0_s, 4)
+            self.store.add_cue(s.id, row)
+
+    def _idle_led(self, status: Any = None) -> None:
+        if self._camera_lost is not None:
+            return
+        led = Led.READY
+        if status is not None and status.in_view and not status.framing_ok:
+            led = Led.BAD_FRAMING
+        self.board.set_led(led)
+
+    # -- sessions ------------------------------------------------------------------------------
+    def start_session(self, trigger: str, runner: str | None = None, t_s: float | None = None) -> int:
+        if self.session is not None:
+            raise StationError(f"session {self.session.id} is running")
+        settings = self._current_settings()
+        runner = (runner or self.options.runner or settings.session.default_runner or "").strip() or None
+        t0 = t_s if t_s is not None else (self._last_frame.t_s if self._last_frame else 0.0)
+        fps = getattr(self, "_source_fps", None)
+        sid = self.store.start_session(
+            runner=runner, source=self.options.source_name, model=self.options.model_name or "from source",
+            fps=fps, view=settings.camera.view, camera_roll_deg=settings.camera.camera_roll_deg,
+            settings=settings.to_dict(), trigger=trigger,
+        )
+        self.session = _Session(
+            id=sid, trigger=trigger, runner=runner, t0_s=t0, started_wall=time.monotonic(),
+            analyzer=self._new_analyzer(settings), policy=CuePolicy(settings.cues, session_start_s=t0),
+            settings=settings, last_flush=time.monotonic(), last_t_s=t0,
+        )
+        self.report.sessions.append(sid)
+        self.report.session_t0_s[sid] = t0
+        if self._camera_lost is None:
+            self.board.set_led(Led.WAIT)
+        log.info("session %d started by %s (runner %s)", sid, trigger, runner or "unnamed")
+        self._emit("session_start", session_id=sid, trigger=trigger, runner=runner)
+        self._write_status(force=True)
+        return sid
+
+    def end_session(self, reason: str) -> dict[str, Any] | None:
+        s = self.session
+        if s is None:
+            return None
+        try:
+            for step in s.analyzer.finish():
+                self._handle_step(step, cue=False)
+            self._flush_poses(force=True)
+            end_events = s.policy.end(s.last_t_s, reason)
+            self._show(end_events)
+            self._record(end_events)
+            summary = summarize(s.steps).to_dict()
+            summary["frames"] = s.frames
+            summary["end_reason"] = reason
+            if s.gaps:
+                summary["camera_gaps"] = s.gaps
+            self.store.end_session(s.id, summary=summary, status=SESSION_COMPLETED,
+                                   duration_s=round(max(s.last_t_s - s.t0_s, 0.0), 3))
+        finally:
+            self.session = None
+            self._idle_analyzer = self._new_analyzer(self.settings)
+            self._appear_since_s = None
+            self._auto_armed = False  # not again until the runner has left
+            self._idle_led()
+        log.info("session %d ended (%s): %d steps", s.id, reason, len(s.steps))
+        self._emit("session_end", session_id=s.id, reason=reason, summary=summary)
+        self._write_status(force=True)
+        return summary
+
+    # -- per frame -----------------------------------------------------------------------------
+    def _pose_for(self, frame: Frame) -> Pose:
+        if frame.pose is not None:
+            return frame.pose
+        if frame.image is None:
+            return Pose.empty(frame.t_s)
+        if self.estimator is None:
+            if self._estimator_factory is None:
+                raise ModelError(f"{self.options.source_name}: gives images, but no pose model was loaded")
+            self.estimator = self._estimator_factory()
+        tick = time.perf_counter()
+        try:
+            pose = self.estimator.estimate(frame.image, frame.t_s)
+            self._model_failures = 0
+        except Exception as exc:
+            self._model_failures += 1
+            log.error("pose model failed on frame %d (%s: %s)", frame.index, type(exc).__name__, exc)
+            if self._model_failures >= MODEL_FAILURES_FATAL:
+                raise ModelError(f"pose model failed on {self._model_failures} frames in a row: {exc}") from None
+            pose = Pose.empty(frame.t_s, frame.size)
+        self.report.inference_s += time.perf_counter() - tick
+        self.report.inference_frames += 1
+        if pose.t_s != frame.t_s:
+            pose = Pose(frame.t_s, pose.xy, pose.score, pose.frame_size)
+        if pose.frame_size is None:
+            pose = Pose(pose.t_s, pose.xy, pose.score, frame.size)
+        return pose
+
+    def _handle_step(self, step: Step, *, cue: bool = True) -> None:
+        s = self.session
+        if s is None:
+            return
+        emitted = time.perf_counter()
+        events = s.policy.on_step(step) if cue else []
+        self._show(events)  # the pins first
+        shown = time.perf_counter()
+        d = step.to_dict()
+        for key in ("t_contact_s", "t_end_s", "t_peak_s"):
+            if d.get(key) is not None:
+                d[key] = round(d[key] - s.t0_s, 4)
+        self.store.add_step(s.id, d)
+        self._record(events)
+        done = time.perf_counter()
+        s.steps.append(step)
+        self.report.steps += 1
+        if cue:
+            self.report.cue_latency_s.append(shown - emitted)
+            self.report.step_write_s.append(done - emitted)
+        self._emit("step", session_id=s.id, step=d)
+
+    def process_frame(self, frame: Frame) -> None:
+        tick = time.perf_counter()
+        pose = self._pose_for(frame)
+        t_pose = time.perf_counter()
+        self._last_frame, self._last_pose = frame, pose
+        self._recent_poses.append(pose)
+        self._fps_window.append(time.monotonic())
+        self.report.frames += 1
+        t = pose.t_s
+        s = self.session
+        analyzer = s.analyzer if s is not None else self._idle_analyzer
+        steps = analyzer.update(t, pose.xy, pose.score, pose.frame_size)
+        t_an = time.perf_counter()
+        status = analyzer.status
+        if s is not None:
+            s.frames += 1
+            s.last_t_s = t
+            s.pose_t.append(round(t - s.t0_s, 6))
+            s.pose_xy.append(pose.xy)
+            s.pose_score.append(pose.score)
+            for step in steps:
+                self._handle_step(step)
+            view_events = s.policy.on_status(status, t)
+            self._show(view_events)
+            self._record(view_events)
+        else:
+            self._idle_led(status)
+        self._auto_session(status, t)
+        self._flush_poses()
+        t_done = time.perf_counter()
+        self.report.busy_s += t_done - tick
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("frame %d t=%.3f s: pose %.2f ms, analyze %.2f ms, cues+store %.2f ms, %d step(s)",
+                      frame.index, t, 1e3 * (t_pose - tick), 1e3 * (t_an - t_pose), 1e3 * (t_done - t_an),
+                      len(steps))
+
+    def _auto_session(self, status: Any, t: float) -> None:
+        cfg = (self.session.settings if self.session else self.settings).session
+        s = self.session
+        if s is not None:
+            if s.trigger in ("file",):
+                return
+            if status.in_view:
+                s.absent_since_s = None
+                return
+            if s.absent_since_s is None:
+                s.absent_since_s = t
+            limit = cfg.absent_s if s.trigger == "auto" else max(cfg.absent_s, MANUAL_ABSENT_S)
+            if t - s.absent_since_s >= limit:
+                self.end_session(f"runner gone for {limit:.0f} s")
+            return
+        if not status.in_view:
+            self._auto_armed = True
+            self._appear_since_s = None
+            return
+        if not (cfg.auto and self._auto_armed and self.options.session_at_once is None):
+            return
+        if not status.framing_ok:
+            self._appear_since_s = None
+            return
+        if self._appear_since_s is None:
+            self._appear_since_s = t
+        if t - self._appear_since_s >= cfg.appear_s:
+            self.start_session("auto", t_s=self._appear_since_s)
+
+    def _flush_poses(self, force: bool = False) -> None:
+        s = self.session
+        if s is None or not s.pose_t:
+            return
+        now = time.monotonic()
+        if not force and now - s.last_flush < self.options.pose_flush_s:
+            return
+        self.store.add_poses(s.id, s.pose_t, np.stack(s.pose_xy), np.stack(s.pose_score))
+        s.pose_t, s.pose_xy, s.pose_score = [], [], []
+        s.last_flush = now
+
+    # -- camera loss -----------------------------------------------------------------------------
+    def _camera_event(self, ev: CaptureEvent) -> None:
+        s = self.session
+        t = s.last_t_s if s is not None else 0.0
+        if ev.kind == "lost":
+            self._camera_lost = ev
+            self.report.camera_gaps += 1
+            self._led_before_fault = self.board.led_state
+            self.board.set_led(Led.FAULT)
+            self._state, self._message = "camera_lost", f"camera lost: {ev.message}; retrying"
+            log.error("camera lost (%s); retrying with back-off", ev.message)
+            if s is not None:
+                self.store.add_cue(s.id, {"t_s": round(t - s.t0_s, 4), "kind": "camera", "state": "lost",
+                                          "reason": ev.message})
+            self._emit("camera", state="lost", message=ev.message)
+        elif ev.kind == "back":
+            lost = self._camera_lost
+            self._camera_lost = None
+            gap_s = ev.wall_s - lost.wall_s if lost is not None else 0.0
+            self.board.set_led(self._led_before_fault or Led.READY)
+            self._state, self._message = ("session" if s else "idle"), ""
+            log.warning("camera back after %.1f s", gap_s)
+            if s is not None:
+                s.gaps.append({"t_s": round(t - s.t0_s, 3), "gap_s": round(gap_s, 3), "reason": lost.message
+                               if lost else ""})
+                self.store.add_cue(s.id, {"t_s": round(t - s.t0_s, 4), "kind": "camera", "state": "back",
+                                          "value": round(gap_s, 3), "reason": f"camera back after {gap_s:.1f} s"})
+                note = f"camera gap of {gap_s:.1f} s at {t - s.t0_s:.1f} s ({lost.message if lost else ''})"
+                current = (self.store.session(s.id) or {}).get("notes") or ""
+                self.store.set_notes(s.id, (current + "\n" + note).strip())
+            self._emit("camera", state="back", gap_s=gap_s)
+
+    # -- commands, button, status, preview -------------------------------------------------------
+    def _poll(self, now: float) -> None:
+        while self._button:
+            self._button.popleft()
+            if self.session is not None:
+                self.end_session("button")
+            else:
+                self.start_session("button")
+        if now - self._last_poll < self.options.command_poll_s:
+            return
+        self._last_poll = now
+        for cmd in self.store.pending_commands():
+            kind, payload = cmd["kind"], cmd.get("payload") or {}
+            if kind == "start":
+                if self.session is not None:
+                    self.store.finish_command(cmd["id"], ok=False, result=f"session {self.session.id} is running")
+                    continue
+                sid = self.start_session("web", runner=payload.get("runner"))
+                self.store.finish_command(cmd["id"], ok=True, result=f"session {sid} started")
+            elif kind == "stop":
+                if self.session is None:
+                    self.store.finish_command(cmd["id"], ok=False, result="no session is running")
+                    continue
+                sid = self.session.id
+                self.end_session("stopped from the web page")
+                self.store.finish_command(cmd["id"], ok=True, result=f"session {sid} ended")
+            else:
+                self.store.finish_command(cmd["id"], ok=False, result=f"unknown command {kind!r}")
+
+    def _fps(self) -> float:
+        w = self._fps_window
+        if len(w) < 2 or w[-1] - w[0] <= 0:
+            return 0.0
+        return (len(w) - 1) / (w[-1] - w[0])
+
+    def _framing(self) -> dict[str, Any]:
+        s = self.session
+        status = (s.analyzer if s else self._idle_analyzer).status
+        out: dict[str, Any] = {"ok": bool(status.in_view and status.framing_ok), "reason": status.reason or ""}
+        pose = self._last_pose
+        size = pose.frame_size if pose is not None else None
+        if size and self._recent_poses:
+            from station.preview import framing_advice, framing_ok
+
+            poses = list(self._recent_poses)
+            advice = framing_advice(np.stack([p.xy for p in poses]), np.stack([p.score for p in poses]), size,
+                                    view=self.settings.camera.view)
+            out["ok"] = out["ok"] and framing_ok(advice)
+            if not framing_ok(advice):
+                out["advice"] = advice
+        if out["ok"]:
+            out["reason"] = ""
+        return out
+
+    def status_dict(self) -> dict[str, Any]:
+        s = self.session
+        snap = s.policy.snapshot() if s is not None else {}
+        sides = {}
+        for side in ("left", "right"):
+            info = snap.get(side) or {}
+            sides[side] = {"drop_deg": None if info.get("median_deg") is None else round(info["median_deg"], 2),
+                           "level": info.get("level"), "steps_in_window": info.get("steps")}
+        cadence = None
+        if s is not None and len(s.steps) >= 4:
+            cadence = round(summarize(s.steps[-16:]).cadence_spm or 0.0, 1) or None
+        state = self._state
+        if self._camera_lost is None and state not in ("fault", "stopped"):
+            state = "session" if s is not None else "idle"
+        return {
+            "state": state,
+            "message": self._message,
+            "pid": os.getpid(),
+            "source": self.options.source_name,
+            "model": self.options.model_name or "from source",
+            "view": self.settings.camera.view,
+            "fps": round(self._fps(), 1),
+            "session_id": s.id if s else None,
+            "runner": s.runner if s else None,
+            "trigger": s.trigger if s else None,
+            "elapsed_s": round(s.last_t_s - s.t0_s, 1) if s else None,
+            "steps": len(s.steps) if s else 0,
+            "left": sides["left"],
+            "right": sides["right"],
+            "cadence_spm": cadence,
+            "cue": str(self.board.led_state),
+            "metronome_spm": snap.get("metronome_spm"),
+            "framing": self._framing(),
+            "camera_ok": self._camera_lost is None,
+            "preview_path": str(self.options.preview_path) if self.options.preview_path and
+            self.options.preview_path.exists() else None,
+        }
+
+    def _write_status(self, now: float | None = None, force: bool = False) -> None:
+        now = time.monotonic() if now is None else now
+        if not force and now - self._last_status < self.options.status_period_s:
+            return
+        self._last_status = now
+        self.store.set_status(self.status_dict())
+
+    def _write_preview(self, now: float) -> None:
+        path = self.options.preview_path
+        if path is None or self._last_pose is None or now - self._last_preview < self.options.preview_period_s:
+            return
+        self._last_preview = now
+        from station.preview import draw_skeleton, encode_jpeg_atomic
+
+        frame, pose = self._last_frame, self._last_pose
+        if frame is not None and frame.image is not None:
+            image = frame.image
+        else:
+            w, h = pose.frame_size or _canvas_size(pose)
+            image = np.full((h, w, 3), 32, np.uint8)
+        xy, score = pose.xy, pose.score
+        if image.shape[1] > PREVIEW_MAX_WIDTH:
+            import cv2
+
+            k = PREVIEW_MAX_WIDTH / image.shape[1]
+            image = cv2.resize(image, (PREVIEW_MAX_WIDTH, round(image.shape[0] * k)), interpolation=cv2.INTER_AREA)
+            xy = xy * k
+        try:
+            encode_jpeg_atomic(draw_skeleton(image, xy, score), path)
+        except StationError as exc:  # a preview must never stop the station
+            log.warning("%s", exc)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> RunReport:
+        """Run until ``stop`` is set, the stream ends (files) or a fatal error; returns the run's figures."""
+        start = time.monotonic()
+        interrupted = self.store.mark_interrupted()
+        if interrupted:
+            log.warning("marked session(s) %s as interrupted (the station stopped without closing them)",
+                        ", ".join(map(str, interrupted)))
+        source = self._open_source()
+        self._source_fps = source.fps
+        gives_poses = bool(getattr(source, "gives_poses", False)) or type(source).__name__ == "TrackSource"
+        if not gives_poses and self._estimator_factory is not None:
+            self.estimator = self._estimator_factory()
+        grabber = FrameGrabber(source, self._open_source, latest_only=self.options.latest_only or source.live,
+                               speed=self.options.speed, retry=True, retry_max_s=self.options.retry_max_s)
+        self.board.set_led(Led.READY)
+        self._state = "idle"
+        fatal: BaseException | None = None
+        try:
+            grabber.start()
+            at_once = self.options.session_at_once
+            while not stop.is_set():
+                item = grabber.get(0.1)
+                now = time.monotonic()
+                if isinstance(item, Frame):
+                    if at_once:  # a file: the session starts with its first frame
+                        self.start_session(at_once, t_s=item.t_s)
+                        at_once = None
+                    self.process_frame(item)
+                elif isinstance(item, CaptureEvent):
+                    if item.kind in ("lost", "back"):
+                        self._camera_event(item)
+                    elif item.kind == "end":
+                        self.report.exit_reason = "end of stream"
+                        break
+                    else:
+                        raise item.error if item.error is not None else SourceError(item.message)
+                self._poll(now)
+                self._write_status(now)
+                self._write_preview(now)
+            else:
+                self.report.exit_reason = self.report.exit_reason or "stopped"
+        except BaseException as exc:
+            fatal = exc
+            self._state, self._message = "fault", f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):
+                self.board.set_led(Led.FAULT)
+            if isinstance(exc, StoreError):
+                log.error("database write failed: %s; closing down", exc)
+            elif isinstance(exc, StationError):
+                log.error("%s; closing down", exc)
+            raise
+        finally:
+            grabber.stop()
+            self.report.dropped = grabber.frames_dropped
+            self.report.decode_s = grabber.decode_s
+            reason = self.report.exit_reason or (f"error: {fatal}" if fatal else "stopped")
+            if self.session is not None:
+                try:
+                    self.end_session(reason)
+                except StationError as exc:
+                    log.error("could not close session cleanly: %s (it will be marked interrupted on the next "
+                              "start)", exc)
+                    self.session = None
+            if self.estimator is not None:
+                with contextlib.suppress(Exception):
+                    self.estimator.close()
+            if fatal is None:
+                self._state = "stopped"
+            with contextlib.suppress(StationError):
+                self._write_status(force=True)
+            with contextlib.suppress(Exception):
+                self.board.set_led(Led.OFF)
+            self.report.wall_s = time.monotonic() - start
+            self.report.peak_rss_mb = peak_rss_mb()
+            if not self.report.exit_reason:
+                self.report.exit_reason = reason
+        return self.report
+
+
+def _canvas_size(pose: Pose) -> tuple[int, int]:
+    """A canvas that holds the keypoints, for poses without a frame size (pose tracks)."""
+    ok = pose.score > 0
+    if not ok.any():
+        return 640, 480
+    mx = np.nanmax(pose.xy[ok], axis=0)
+    w = int(min(max(640, math.ceil(mx[0] / 32) * 32 + 32), 1920))
+    h = int(min(max(480, math.ceil(mx[1] / 32) * 32 + 32), 1920))
+    return w, h
+
