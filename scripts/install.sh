@@ -105,7 +105,7 @@ for pkg in python3-picamera2 python3-lgpio; do
         warn "$pkg is not in the apt archives here (not Raspberry Pi OS?): skipped"
     fi
 done
-apt-get install -y -qq --no-install-recommends "${wanted[@]}"
+apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
 
 py=/usr/bin/python3
 "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11 or newer is needed (found $("$py" --version 2>&1))"
