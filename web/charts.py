@@ -112,7 +112,7 @@ def _legend(frame: _Frame, extra: str = "") -> str:
     for (_, colour, cap), label in zip(_SIDES, ("left stance", "right stance"), strict=True):
         parts.append(f'<path d="M{x + 6} {y - 4}h0" stroke="{colour}" stroke-width="9" stroke-linecap="{cap}"/>')
         parts.append(f'<text x="{x + 16}" y="{y}" font-size="13" {FONT} fill="{TEXT}">{escape(label)}</text>')
-        x += 110
+        x += 100
     if extra:
         parts.append(f'<text x="{frame.x1}" y="{y}" text-anchor="end" font-size="12" {FONT} '
                      f'fill="{TEXT}">{escape(extra)}</text>')
@@ -151,7 +151,7 @@ def _time_ticks(t_lo: float, t_hi: float) -> list[tuple[float, str]]:
 
 
 def drop_chart(steps: Sequence[dict[str, Any]], amber_deg: float, red_deg: float, *, window_steps: int = 8,
-               width: int = 640, height: int = 300, chart_id: str = "drop-chart") -> Markup:
+               width: int = 420, height: int = 260, chart_id: str = "drop-chart") -> Markup:
     """Every step's ``drop_excursion_deg`` over stream time, per stance side, on the amber/red bands.
 
     Each side also gets its rolling median over ``window_steps`` (what the cue light judges).
@@ -188,8 +188,8 @@ def drop_chart(steps: Sequence[dict[str, Any]], amber_deg: float, red_deg: float
     return _svg(width, height, chart_id, title, "".join(parts))
 
 
-def trend_chart(rows: Sequence[dict[str, Any]], amber_deg: float, red_deg: float, *, width: int = 640,
-                height: int = 260, chart_id: str = "trend-chart") -> Markup:
+def trend_chart(rows: Sequence[dict[str, Any]], amber_deg: float, red_deg: float, *, width: int = 420,
+                height: int = 240, chart_id: str = "trend-chart") -> Markup:
     """Each session's mean drop per side, sessions in order (evenly spaced, dates under the first and last)."""
     series: dict[str, list[tuple[float, float]]] = {"left": [], "right": []}
     for i, r in enumerate(rows):
