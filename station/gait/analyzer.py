@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from station.gait.coco import BodyPart
-from station.gait.filters import half_width_s, local_quadratic
+from station.gait.filters import TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH, half_width_s, local_quadratic
 from station.gait.framing import (
     REASON_REVERSED,
     FramingStatus,
@@ -94,6 +94,8 @@ class AnalyzerSettings:
     # smoothing: the obliquity keeps the first `cutoff_harmonics` harmonics of the step frequency; the event
     # signals (feet, hip height) need only the step fundamental and its second harmonic
     cutoff_harmonics: float = 3.0
+    # the drop template pools many steps, so it can keep more harmonics than one step's smoothed signal
+    template_cutoff_harmonics: float = 6.0
     event_cutoff_harmonics: float = 2.0
     default_cadence_spm: float = 170.0  # step frequency assumed until steps have been measured
     # the stance ankle is lower than the swing ankle by well over 5 % of leg length in running (the swing
@@ -164,7 +166,7 @@ class GaitAnalyzer:
         self._last_valid_t: float | None = None
         self._last_contact_s: float | None = None
         self._pending: list[_Pending] = []
-        self._templates: dict[str, deque[np.ndarray]] = {
+        self._templates: dict[str, deque[tuple[np.ndarray, np.ndarray]]] = {
             "left": deque(maxlen=self.settings.template_steps),
             "right": deque(maxlen=self.settings.template_steps),
         }
@@ -458,20 +460,20 @@ class GaitAnalyzer:
         excursion = peak = t_peak = None
         if okt.sum() >= 2 and ts[okt][0] <= t_c and ts[okt][-1] >= t_e:
             t_grid = t_c + U_GRID * (t_e - t_c)
-            d_curve = sgn * np.interp(t_grid, ts[okt], theta[okt])
-            rel = d_curve - d_curve[U_ZERO]
-            covered = ts[okt][0] <= t_grid[0] and ts[okt][-1] >= t_grid[-1]
             templ = self._templates[p.side]
-            enough = len(templ) >= st.template_min_steps
-            mean_curve = np.mean(np.stack(list(templ)), axis=0) if enough else None
-            if covered:
-                templ.append(rel)
+            samples = self._stance_samples(p.side, t_c, t_e)
+            mean_curve = None
+            if len(templ) >= st.template_min_steps:
+                mean_curve = self._template_curve(templ, t_e - t_c)
+            if samples is not None and samples[0][0] <= 0.0 <= samples[0][-1]:
+                u, d = samples
+                templ.append((u, d - float(np.mean(d))))
             if mean_curve is None:
                 flags.append(FLAG_WARMUP)
             else:
                 k = int(np.argmax(np.where(U_STANCE, mean_curve, -np.inf)))
                 t_peak = float(t_grid[k])
-                fit = self._fit_template(p.side, t_c, t_e, mean_curve)
+                fit = _fit_template(samples, mean_curve)
                 if fit is not None:
                     a, b = fit
                     excursion = b * float(mean_curve[k] - mean_curve[U_ZERO])
@@ -514,12 +516,8 @@ class GaitAnalyzer:
             flags=tuple(flags),
         )
 
-    def _fit_template(self, side: str, t_c: float, t_e: float, template: np.ndarray) -> tuple[float, float] | None:
-        """Least-squares fit d(t) = a + b * template(u) to the raw obliquity samples of the stance.
-
-        Uses every raw sample (not the smoothed curve), so the noise averages over the whole
-        stance, and the estimate is linear in the noise: no upward bias from taking a maximum.
-        """
+    def _stance_samples(self, side: str, t_c: float, t_e: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Raw (unsmoothed) drop samples d(u) over the template span, u = normalised stance time."""
         t = np.asarray(self._t)
         span = t_e - t_c
         lo = int(np.searchsorted(t, t_c + U_LO * span))
@@ -530,14 +528,30 @@ class GaitAnalyzer:
         ok = np.asarray(self._ok[lo:hi])[:, C_THETA]
         if ok.sum() < 4:
             return None
-        u = (t[lo:hi][ok] - t_c) / (t_e - t_c)
-        y = (1.0 if side == "right" else -1.0) * sig[ok]
-        m = np.interp(u, U_GRID, template)
-        if np.ptp(template) < 0.05:  # a flat template has no shape to fit (deg)
-            return None
-        x = np.stack([np.ones_like(m), m], axis=1)
-        (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
-        return float(a), float(b)
+        u = (t[lo:hi][ok] - t_c) / span
+        return u, (1.0 if side == "right" else -1.0) * sig[ok]
+
+    def _template_curve(self, templ: deque[tuple[np.ndarray, np.ndarray]], stance_s: float) -> np.ndarray:
+        """This side's mean drop curve on U_GRID, from the pooled raw samples of its recent steps.
+
+        Steps are sampled at different phases of the frame clock, so pooling them samples the
+        curve far more densely than one step does (equivalent-time sampling): the template keeps
+        a peak that a single 30 fps step would straddle. Each step's samples are centred on their
+        mean (the curve's offset is not needed); a local quadratic with a cutoff of
+        ``template_cutoff_harmonics`` x the step frequency smooths the pool.
+        """
+        u = np.concatenate([a for a, _ in templ])
+        d = np.concatenate([b for _, b in templ])
+        step_hz = self.cadence_spm / 60.0
+        h_u = TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH / (self.settings.template_cutoff_harmonics * step_hz) / stance_s
+        # at least a couple of samples of the pool under the kernel: widen for short pools
+        h_u = max(h_u, 3.0 * (U_HI - U_LO) / max(len(u), 1))
+        ok = np.ones_like(d, dtype=bool)
+        curve = np.array([local_quadratic(u, d, ok, float(g), h_u, min_points=4) for g in U_GRID])
+        fin = np.isfinite(curve)
+        if fin.sum() < 2:
+            return curve
+        return np.interp(U_GRID, U_GRID[fin], curve[fin])  # the grid's ends, just outside the pool, held flat
 
     # ------------------------------------------------------------------ housekeeping
     def _trim(self) -> None:
@@ -555,6 +569,22 @@ class GaitAnalyzer:
                 del self._eval.t[:edrop], self._eval.sig[:edrop]
                 for p in self._pending:
                     p.best_index -= edrop
+
+
+def _fit_template(samples: tuple[np.ndarray, np.ndarray] | None, template: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares fit d(u) = a + b * template(u) to one step's raw drop samples.
+
+    Every raw sample of the stance and the flight around it counts, so the noise averages
+    over all of them, and the estimate is linear in the noise: no upward bias from taking a
+    maximum of noisy samples.
+    """
+    if samples is None or not np.isfinite(template).all() or np.ptp(template) < 0.05:
+        return None
+    u, y = samples
+    m = np.interp(u, U_GRID, template)
+    x = np.stack([np.ones_like(m), m], axis=1)
+    (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(a), float(b)
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
