@@ -283,3 +283,30 @@ def test_cue_for_each_step_is_on_the_pins_within_50_ms(board: CueBoard, factory:
     assert changes == 3  # green, amber, red
     assert sum(1 for _, ev in emitted for e in ev if e.kind == "buzzer") >= 5
     assert max(latencies) < LATENCY_BOUND_S, f"cue latencies up to {max(latencies) * 1000:.1f} ms"
+
+
+def test_hardware_md_wiring_table_matches_the_default_pins_and_the_header() -> None:
+    """hardware.md's BCM and physical pin numbers against the settings and gpiozero's own J8 header data."""
+    import re
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "hardware.md").read_text()
+    header = mock_factory().board_info.headers["J8"]
+    physical = {info.name: info.number for info in header.pins.values()}
+    rows = {
+        "green": r"\| green LED \| GPIO(\d+) \| (\d+) \|",
+        "amber": r"\| amber LED \| GPIO(\d+) \| (\d+) \|",
+        "red": r"\| red LED \| GPIO(\d+) \| (\d+) \|",
+        "buzzer": r"\| buzzer \| GPIO(\d+) \| (\d+) \|",
+        "button": r"\| start/stop button \| GPIO(\d+) \| (\d+) \|",
+    }
+    for name, pattern in rows.items():
+        m = re.search(pattern, text)
+        assert m, name
+        bcm, pin = int(m.group(1)), int(m.group(2))
+        assert bcm == getattr(PINS, name), name
+        assert physical[f"GPIO{bcm}"] == pin, name
+    grounds = re.search(r"\| ground \| — \| ([\d, ]+) \|", text)
+    assert grounds
+    assert {int(x) for x in grounds.group(1).split(",")} == {i.number for i in header.pins.values() if i.name == "GND"}
