@@ -13,6 +13,7 @@ Never run ``playwright install``: the browser is the distribution's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 
 from station.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_shared
 
 pytestmark = pytest.mark.browser
 
@@ -218,3 +219,74 @@ def test_login_open_a_session_and_see_the_chart(served: dict[str, Any], page: An
     screenshot(page, "browser-session.png")
     screenshot(page, "browser-session-full.png", full_page=True)
     chart.screenshot(path=str(ARTIFACTS / "browser-session-chart.png"))
+
+
+@pytest.fixture
+def station(served: dict[str, Any]) -> Iterator[subprocess.Popen]:
+    """The real live station replaying a real treadmill pose track in real time into the served database."""
+    track = require_shared("mocap", "fukuchi2017", "s01_30fps_clean.track.csv")
+    log = (served["tmp"] / "station.log").open("wb")
+    proc = subprocess.Popen([*gait_station(), "run", "--source", str(track), "--realtime", "--db", str(served["db"]),
+                             "--runner", "Track runner"],
+                            stdout=log, stderr=subprocess.STDOUT, env=served["env"], cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def command_rows(db: Path) -> list[dict[str, Any]]:
+    with Store(db, migrate=False) as store:
+        rows = list(store.db.query("select * from commands order by id"))
+    return [{**r, "payload": json.loads(r["payload"] or "{}")} for r in rows]
+
+
+def test_live_page_follows_the_station_and_starts_and_stops_sessions(served: dict[str, Any], station: Any,
+                                                                     page: Any) -> None:
+    base, db = served["base"], served["db"]
+    page.goto(base + "/live")  # open without login: web.live_page_public is on by default (the gym kiosk)
+    assert "/auth/login" not in page.url
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect(page.locator("#station")).to_have_text(re.compile("Station online"), timeout=20_000)
+    # the file source's session is running and its steps come in without a reload
+    expect(page.locator("#session")).to_be_visible()
+    expect(page.locator("#runner")).to_have_text("Track runner")
+    expect(page.locator("#steps")).not_to_have_text(re.compile(r"^\s*[0-5]\s*$"), timeout=20_000)
+    first = int(page.locator("#steps").inner_text())
+    expect(page.locator("#steps")).not_to_have_text(str(first), timeout=10_000)
+    # the station's preview (skeleton on a canvas for a pose track) and the framing check in words
+    expect(page.locator("#preview")).to_have_attribute("src", re.compile(r"/live/preview\.jpg"), timeout=10_000)
+    page.wait_for_function("() => { const i = document.getElementById('preview');"
+                           " return i.complete && i.naturalWidth >= 320; }")
+    expect(page.locator("#framing")).to_have_text("Framing OK")
+    fits_phone(page)
+    screenshot(page, "browser-live-running.png")
+    screenshot(page, "browser-live-running-full.png", full_page=True)
+
+    # stop from the page: a request row, which the station carries out
+    page.click("#stop-form button[type=submit]")
+    expect(page.locator("#command-message")).to_have_text(re.compile("Stopping"))
+    expect(page.locator("#idle")).to_be_visible(timeout=10_000)
+    expect(page.locator("#start-form")).to_be_visible()
+    # start with a name: escaped on the page, stored as typed
+    name = "Ana <i>test</i>"
+    page.fill("#start-form input[name=runner]", name)
+    page.click("#start-form button[type=submit]")
+    expect(page.locator("#command-message")).to_have_text(re.compile("Starting"))
+    expect(page.locator("#session")).to_be_visible(timeout=10_000)
+    expect(page.locator("#runner")).to_have_text(name)
+    assert page.locator("#runner i").count() == 0
+    expect(page.locator("#steps")).not_to_have_text("0", timeout=15_000)
+    screenshot(page, "browser-live-started.png")
+
+    rows = command_rows(db)
+    assert [(r["kind"], r["status"]) for r in rows] == [("stop", "done"), ("start", "done")], rows
+    assert rows[1]["payload"] == {"runner": name}
+    with Store(db, migrate=False) as store:
+        sessions = {s["id"]: s for s in store.sessions(limit=10)}
+        running = store.running_session()
+    assert running is not None and running["runner"] == name and running["trigger"] == "web"
+    stopped = [s for s in sessions.values() if s["runner"] == "Track runner"]
+    assert len(stopped) == 1 and stopped[0]["status"] == "completed" and stopped[0]["steps"] > 5
+    assert page.js_errors == []
