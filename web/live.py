@@ -90,19 +90,43 @@ def preview_file(status: dict[str, Any] | None) -> Path | None:
 
 
 def session_view(store: Store, session: dict[str, Any], settings: Settings, now: dt.datetime,
-                 online: bool) -> dict[str, Any]:
+                 status: dict[str, Any] | None) -> dict[str, Any]:
+    """The running session for the live page.
+
+    From the database (works with the station down); when the station's fresh heartbeat is
+    about this session, its own view wins: the cue policy's window medians and levels (which
+    follow the baseline mode), the LED state and the stream time elapsed.
+    """
     sid = session["id"]
     window = int(((session.get("settings") or {}).get("cues") or {}).get("window_steps") or settings.cues.window_steps)
     by_side = {side: queries.last_measured_steps(store, sid, side, window) for side in metrics.SIDES}
     recent = queries.last_steps(store, sid, max(2 * window, LAST_STEPS_SHOWN))
     amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
-    cue = queries.last_cue(store, sid)
+    cue_row = queries.last_cue(store, sid)
+    cue = None if cue_row is None else {k: cue_row.get(k) for k in ("kind", "state", "side", "value", "reason", "t_s")}
+    rolling = metrics.rolling(by_side, window)
     started = parse_utc(session.get("started_at"))
-    running = session.get("status") == "running"
-    if running and online and started is not None:
+    live = status if status is not None and status.get("session_id") == sid else None
+    if session.get("status") == "running" and live is not None and started is not None:
         elapsed_s: float | None = max((now - started).total_seconds(), 0.0)
     else:
         elapsed_s = session.get("duration_s")
+    cadence = metrics.cadence_spm(recent)
+    if live is not None:
+        if isinstance(live.get("elapsed_s"), int | float):
+            elapsed_s = float(live["elapsed_s"])
+        if isinstance(live.get("cadence_spm"), int | float):
+            cadence = float(live["cadence_spm"])
+        for side in metrics.SIDES:
+            info = live.get(side)
+            if isinstance(info, dict):
+                if isinstance(info.get("drop_deg"), int | float):
+                    rolling[side]["drop_excursion_deg"] = float(info["drop_deg"])
+                if isinstance(info.get("level"), str):
+                    rolling[side]["level"] = info["level"]
+        if isinstance(live.get("cue"), str) and live["cue"]:
+            reason = cue["reason"] if cue and cue.get("state") == live["cue"] else ""
+            cue = {"kind": "led", "state": live["cue"], "side": None, "value": None, "reason": reason, "t_s": None}
     return {
         "id": sid,
         "runner": session.get("runner"),
@@ -111,14 +135,23 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
         "elapsed_s": elapsed_s,
         "steps": session.get("steps") or 0,
         "window_steps": window,
-        "rolling": metrics.rolling(by_side, window),
-        "cadence_spm": metrics.cadence_spm(recent),
+        "rolling": rolling,
+        "cadence_spm": cadence,
         "amber_deg": amber,
         "red_deg": red,
-        "cue": None if cue is None else {k: cue.get(k) for k in ("kind", "state", "side", "value", "reason", "t_s")},
+        "cue": cue,
         "last_steps": [{k: s.get(k) for k in ("idx", "side", "t_contact_s", "drop_excursion_deg", "cadence_spm")}
                        for s in recent[-LAST_STEPS_SHOWN:]],
     }
+
+
+def station_online(status: dict[str, Any] | None, now: dt.datetime | None = None) -> tuple[bool, float | None]:
+    """(online, heartbeat age in s): a fresh heartbeat from a station that has not said it stopped."""
+    now = now or dt.datetime.now(dt.UTC)
+    age = _age_s((status or {}).get("updated_at"), now)
+    online = (age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+              and (status or {}).get("state") != "stopped")
+    return online, age
 
 
 def live_state(store: Store) -> dict[str, Any]:
@@ -126,8 +159,7 @@ def live_state(store: Store) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     settings = effective_settings()
     status = store.status()
-    age = _age_s((status or {}).get("updated_at"), now)
-    online = age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+    online, age = station_online(status, now)
     session = store.running_session()
     last = None
     if session is None:
@@ -143,7 +175,7 @@ def live_state(store: Store) -> dict[str, Any]:
         "station": station,
         "framing": framing_view(status) if online else {"ok": None, "messages": []},
         "preview": online and preview_file(status) is not None,
-        "session": session_view(store, session, settings, now, online) if session else None,
+        "session": session_view(store, session, settings, now, status if online else None) if session else None,
         "last_session": None if last is None else {"id": last["id"], "runner": last.get("runner"),
                                                    "started_at": last.get("started_at"), "steps": last.get("steps")},
         "amber_deg": settings.cues.amber_deg,
@@ -172,11 +204,8 @@ def api_live() -> Any:
 @bp.route("/live/preview.jpg")
 @live_access_required
 def preview() -> Any:
-    store = get_store()
-    status = store.status()
-    now = dt.datetime.now(dt.UTC)
-    age = _age_s((status or {}).get("updated_at"), now)
-    if age is None or age > float(current_app.config["STATUS_STALE_S"]):
+    status = get_store().status()
+    if not station_online(status)[0]:
         abort(404, description="The station is offline: no camera preview.")
     path = preview_file(status)
     if path is None:
@@ -201,9 +230,7 @@ def _reply(ok: bool, message: str, code: int = 200, **extra: Any) -> Any:
 
 
 def _station_online(store: Store) -> bool:
-    status = store.status()
-    age = _age_s((status or {}).get("updated_at"), dt.datetime.now(dt.UTC))
-    return age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+    return station_online(store.status())[0]
 
 
 @bp.route("/live/start", methods=["POST"])

@@ -45,6 +45,9 @@
       setText("cadence", num(s.cadence_spm, 0));
       setText("drop-left", num(s.rolling.left.drop_excursion_deg, 1, "°"));
       setText("drop-right", num(s.rolling.right.drop_excursion_deg, 1, "°"));
+      ["left", "right"].forEach(function (side) {
+        $("side-" + side).className = "side level-" + (s.rolling[side].level || "none");
+      });
       var cue = s.cue ? s.cue.state : "none";
       $("cue").className = "cue cue-" + cue;
       setText("cue", s.cue ? s.cue.state.replace("_", " ") : "measuring");
