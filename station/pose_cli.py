@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -13,6 +18,34 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "movenet-lightning-int8"
 HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary line
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Silence what native code writes straight to file descriptor 2 (not Python's logging) while loading.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from
+    C++ when an interpreter is built, which would break the promise of one line
+    on stderr. Kept when logging is at INFO or more verbose (-v), where it is wanted.
+    """
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 @click.command("pose")
@@ -49,19 +82,29 @@ def pose(video: Path, output: Path, model: str, model_path: Path | None, num_thr
     if output.resolve() == video.resolve():
         raise InputError(f"{output}: would overwrite the input video")
 
-    with VideoFileSource(video, strict=not allow_truncated) as source:
-        estimator = load_estimator(model, model_path=model_path, num_threads=num_threads)
-        rows = 0
-        t_last = 0.0
-        both_hips = 0
-        try:
+    rows = 0
+    t_last = 0.0
+    both_hips = 0
+    try:
+        with VideoFileSource(video, strict=not allow_truncated) as source:
+            with _native_stderr_quiet():
+                estimator = load_estimator(model, model_path=model_path, num_threads=num_threads)
             with estimator, TrackWriter(output) as writer:
                 for p in iter_poses(source, estimator, progress=True):
                     writer.write(p)
                     rows += 1
                     t_last = p.t_s
                     both_hips += int(min(p.score[BodyPart.LEFT_HIP], p.score[BodyPart.RIGHT_HIP]) > HIP_SCORE_MIN)
-        except SourceError as exc:
+    except SourceError as exc:
+        if rows:
             raise SourceError(f"{exc}; wrote the {rows} rows before it to {output}") from None
+        output.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        if rows == 0 and output.exists() and not output.is_dir():
+            output.unlink(missing_ok=True)  # no header-only file left behind by a failed start
+        raise
     pct = 100.0 * both_hips / rows if rows else 0.0
-    click.echo(f"{output}: {rows} frames, {t_last:.2f} s, {estimator.name}; both hips seen (> 0.3) in {pct:.0f} %")
+    click.echo(
+        f"{output}: {rows} frames, {t_last:.2f} s, {estimator.name}; both hips seen (> {HIP_SCORE_MIN}) in {pct:.0f} %"
+    )
