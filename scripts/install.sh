@@ -221,7 +221,8 @@ if [ "$START" = 1 ]; then
 fi
 
 host=$(hostname)
-say "done. The page: http://$host.local:8080 (same Wi-Fi). Logs: journalctl -u gait-station -f"
+say "done. The page: http://$host.local:8080 (same Wi-Fi); on the first visit it asks for an admin password."
+say "logs: journalctl -u gait-station -f; settings: $CONFIG_DIR/config.toml; wiring: $APP_DIR/src/hardware.md"
 if [ "$is_pi" = 1 ] && command -v rpicam-hello >/dev/null; then
     say "camera check: rpicam-hello --list-cameras"
 fi
