@@ -15,10 +15,14 @@ with a one-line message instead of the runtimes' own exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +113,34 @@ def _pick_runtime(runtime: str | None) -> tuple[str, Any]:
     raise ModelError("no TFLite runtime found (" + "; ".join(errors) + "); run: pip install ai-edge-litert")
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Keep native code's writes to file descriptor 2 off the terminal while an interpreter is built.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from
+    C++, which breaks the CLI's promise of one line on stderr. Kept when logging
+    is at INFO or more verbose (``-v``), where it is wanted.
+    """
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 class TFLiteModel:
     """A loaded ``.tflite`` model: numpy in, numpy out.
 
@@ -128,8 +160,9 @@ class TFLiteModel:
             raise InputError(f"num_threads must be at least 1, got {num_threads}")
         self.runtime, module = _pick_runtime(runtime)
         try:
-            self._interpreter = module.Interpreter(model_path=str(path), num_threads=self.num_threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_quiet():
+                self._interpreter = module.Interpreter(model_path=str(path), num_threads=self.num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: not a usable TFLite model ({first})") from None
