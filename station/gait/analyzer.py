@@ -48,6 +48,7 @@ from station.gait.coco import BodyPart
 from station.gait.filters import TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH, half_width_s, local_quadratic
 from station.gait.framing import (
     REASON_REVERSED,
+    REASON_SMALL,
     FramingStatus,
     check_frame,
     hips_reversed,
@@ -98,9 +99,10 @@ class AnalyzerSettings:
     template_cutoff_harmonics: float = 6.0
     event_cutoff_harmonics: float = 2.0
     default_cadence_spm: float = 170.0  # step frequency assumed until steps have been measured
-    # the stance ankle is lower than the swing ankle by well over 5 % of leg length in running (the swing
-    # foot is lifted 10-30 cm); a smaller difference is treated as "both feet level" and never flips the side
-    side_hysteresis_leg: float = 0.05
+    # the stance ankle is lower than the swing ankle by 10-30 % of leg length in running (less in the image of
+    # a distant runner seen from a low camera); 3 % is over 4 sd of the smoothed ankle-height difference at
+    # keypoint noise of 0.5 % of body height, so feet standing level never flip the side
+    side_hysteresis_leg: float = 0.03
     # vertical oscillation of the pelvis in running is 5-12 cm (6-13 % of leg length): a mid-stance low point
     # must stand out by at least 1 % of leg length to count
     min_bounce_leg: float = 0.01
@@ -131,6 +133,7 @@ class _Pending:
     best_index: int = -1
     t_mid_s: float | None = None
     t_end_s: float | None = None
+    trend_px_s: float = 0.0  # drift of hip height over the last stride (a runner moving toward or away)
     dead: bool = False  # its mid-stance gave an implausible stance time: dropped at max_stance_s
 
 
@@ -213,7 +216,9 @@ class GaitAnalyzer:
         in_view = bool(ok[[LH, RH, LK, RK, LA, RA]].any())
         self._status = FramingStatus(in_view=in_view, framing_ok=reason is None, reason=reason)
 
-        sig, valid = self._features(t_s, xy, ok, usable=reason is None or reason == REASON_REVERSED)
+        # hips seen and big enough: measure what can be measured (the feet may still be missing)
+        usable = bool(ok[LH] and ok[RH]) and reason != REASON_SMALL
+        sig, valid = self._features(t_s, xy, ok, usable=usable)
         self._t.append(t_s)
         self._sig.append(sig)
         self._ok.append(valid)
@@ -374,7 +379,13 @@ class GaitAnalyzer:
                 self._pending.remove(p)
                 self.steps_rejected += 1
         hip_c = self._value_at(C_HIPY, t_contact)
-        p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c)
+        # the hip's drift (a runner receding or approaching) compared at the same gait phase one stride
+        # earlier, so the bounce cancels: the mid-stance low point is found on the detrended height
+        stride_s = 2.0 * 60.0 / self.cadence_spm
+        hip_before = self._value_at(C_HIPY, t_contact - stride_s)
+        trend = (hip_c - hip_before) / stride_s if math.isfinite(hip_before) and math.isfinite(hip_c) else 0.0
+        p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c,
+                     trend_px_s=trend)
         self._last_contact_s = t_contact
         # replay the samples since contact for the mid-stance search
         for tj, sj in zip(self._eval.t, self._eval.sig, strict=True):
@@ -386,6 +397,7 @@ class GaitAnalyzer:
         """Find the hip's lowest point (largest image y) after contact, confirmed once it rises again."""
         if t < p.t_contact_s or p.dead:
             return
+        hip_y -= p.trend_px_s * (t - p.t_contact_s)
         leg = self._leg_px()
         if hip_y > p.best_hip_y:
             p.best_hip_y = hip_y
@@ -393,7 +405,7 @@ class GaitAnalyzer:
             return
         bounce = self.settings.min_bounce_leg * leg
         if p.best_hip_y - hip_y >= bounce and p.best_hip_y - p.hip_y_at_contact >= bounce:
-            t_mid = self._refine_peak(p.best_index)
+            t_mid = self._refine_peak(p.best_index, p.trend_px_s, p.t_contact_s)
             stance = 2.0 * (t_mid - p.t_contact_s)
             if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
                 p.t_mid_s = t_mid
@@ -404,12 +416,12 @@ class GaitAnalyzer:
     def _index_of(self, t: float) -> int:
         return int(np.searchsorted(np.asarray(self._eval.t), t))
 
-    def _refine_peak(self, k: int) -> float:
+    def _refine_peak(self, k: int, trend_px_s: float, t_c: float) -> float:
         """Sub-sample time of the hip's low point from a parabola through the three samples around it."""
         ts, ys = self._eval.t, self._eval.sig
         if 0 < k < len(ts) - 1:
-            y0, y1, y2 = ys[k - 1][C_HIPY], ys[k][C_HIPY], ys[k + 1][C_HIPY]
             t0, t1, t2 = ts[k - 1], ts[k], ts[k + 1]
+            y0, y1, y2 = (ys[j][C_HIPY] - trend_px_s * (ts[j] - t_c) for j in (k - 1, k, k + 1))
             if all(math.isfinite(v) for v in (y0, y1, y2)):
                 denom = (t0 - t1) * (t0 - t2) * (t1 - t2)
                 a = (t2 * (y1 - y0) + t1 * (y0 - y2) + t0 * (y2 - y1)) / denom
