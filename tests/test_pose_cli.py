@@ -136,3 +136,39 @@ def test_unwritable_output(tmp_path, movenet_path):
     video = write_mp4(tmp_path / "v.mp4", [0, 33, 66])
     assert_one_line_error(run("pose", video, "-o", tmp_path / "no" / "dir" / "t.csv", "--model-path", movenet_path),
                           "cannot write")
+
+
+def test_progress_bar_shows_on_a_terminal(tmp_path, movenet_path):
+    """With stderr on a terminal (a pseudo-terminal here) tqdm draws its bar there; stdout stays clean."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    video = write_mp4(tmp_path / "v.mp4", [33 * i for i in range(20)], size=(128, 96))
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    try:
+        proc = subprocess.run([str(GAIT_STATION), "pose", str(video), "-o", str(tmp_path / "t.csv"),
+                               "--model-path", str(movenet_path)],
+                              stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=120)
+        os.close(secondary)
+        secondary = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if secondary != -1:
+            os.close(secondary)
+        os.close(primary)
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "20/20" in terminal and "frame" in terminal  # tqdm's count and unit
+    assert "20 frames" in proc.stdout and "frame/s" not in proc.stdout

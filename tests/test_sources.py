@@ -450,3 +450,40 @@ def test_open_source_errors_are_station_errors(spec, error, words):
     with pytest.raises(error, match=words) as info:
         open_source(spec)
     assert isinstance(info.value, StationError) and "\n" not in str(info.value)
+
+
+# --- iter_poses --------------------------------------------------------------------------------
+
+
+def test_iter_poses_passes_track_poses_through_without_a_model():
+    from station.pose_stream import iter_poses
+
+    path = require_shared("mocap", "fukuchi2017", "s01_30fps_noisy.track.csv")
+    track = read_track_csv(path)
+    with TrackSource(path) as src:
+        poses = list(iter_poses(src, None, progress=True))  # stderr is not a terminal here: no bar
+    assert len(poses) == len(track)
+    np.testing.assert_allclose([p.t_s for p in poses], track.t_s)
+    np.testing.assert_allclose(poses[-1].score, track.score[-1])
+
+
+def test_iter_poses_needs_a_model_for_images(media):
+    from station.pose_stream import iter_poses
+
+    with VideoFileSource(media["vfr"]) as src, pytest.raises(InputError, match="pose model is needed"):
+        list(iter_poses(src, None))
+
+
+def test_iter_poses_keeps_the_source_clock(media):
+    """Whatever time an estimator stamps, the pose carries the frame's source timestamp."""
+    from station.keypoints import Pose
+    from station.pose.base import PoseEstimator
+    from station.pose_stream import iter_poses
+
+    class WallClockEstimator(PoseEstimator):
+        def estimate(self, image: np.ndarray, t_s: float = 0.0) -> Pose:
+            return Pose.empty(time.time(), (image.shape[1], image.shape[0]))
+
+    with VideoFileSource(media["vfr"]) as src:
+        poses = list(iter_poses(src, WallClockEstimator()))
+    assert [round(p.t_s * 1000) for p in poses] == VFR_PTS_MS
