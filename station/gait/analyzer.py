@@ -507,15 +507,15 @@ class GaitAnalyzer:
         if p.t_prev_contact_s is not None:
             period = t_c - p.t_prev_contact_s
             if 60.0 / st.max_step_rate_spm <= period <= 60.0 / st.min_step_rate_spm:
-                cadence = 60.0 / period
+                cadence = float(60.0 / period)
                 self._periods.append(period)
         if cadence is None:
             flags.append(FLAG_NO_CADENCE)
         self.steps_emitted += 1
         return Step(
             side=p.side,  # type: ignore[arg-type]
-            t_contact_s=t_c,
-            t_end_s=t_e,
+            t_contact_s=float(t_c),
+            t_end_s=float(t_e),
             drop_excursion_deg=excursion,
             drop_peak_deg=peak,
             cadence_spm=cadence,
