@@ -137,7 +137,7 @@ def _read_secret_key(path: Path) -> str:
 
 def wants_json() -> bool:
     """API paths and fetch() calls get JSON errors, pages get an HTML page."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

@@ -75,7 +75,10 @@ def framing_view(status: dict[str, Any] | None) -> dict[str, Any]:
         messages = [raw]
     if ok is None and raw is not None:
         ok = not messages
-    return {"ok": ok, "messages": list(dict.fromkeys(messages))}
+    messages = list(dict.fromkeys(messages))
+    # "runner too small" says less than "runner too small — move the camera closer": keep the longer
+    messages = [m for m in messages if not any(o != m and o.startswith(m) for o in messages)]
+    return {"ok": ok, "messages": messages}
 
 
 def preview_file(status: dict[str, Any] | None) -> Path | None:
@@ -214,7 +217,9 @@ def preview() -> Any:
         data = path.read_bytes()  # one read: the station replaces the file atomically
     except OSError:
         abort(404, description="The camera preview is not readable.")
-    return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)
+    response = send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _json_request() -> bool:
