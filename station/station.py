@@ -111,8 +111,8 @@ class FrameGrabber(threading.Thread):
         self.retry_max_s = retry_max_s
         self._max_frames = 1 if latest_only else queue_frames
         self._cond = threading.Condition()
-        self._frames: collections.deque[Frame] = collections.deque()
-        self._events: collections.deque[CaptureEvent] = collections.deque()
+        self._items: collections.deque[Frame | CaptureEvent] = collections.deque()
+        self._queued = 0  # frames in _items
         self._stop_event = threading.Event()
         self.frames_read = 0
         self.frames_dropped = 0
@@ -122,17 +122,17 @@ class FrameGrabber(threading.Thread):
 
     # -- consumer side -----------------------------------------------------------------------
     def get(self, timeout_s: float) -> Frame | CaptureEvent | None:
-        """The next event (events first), else the next frame; None after ``timeout_s``."""
+        """The next frame or event, in the order they happened; None after ``timeout_s``."""
         with self._cond:
-            if not self._events and not self._frames:
+            if not self._items:
                 self._cond.wait(timeout_s)
-            if self._events:
-                return self._events.popleft()
-            if self._frames:
-                frame = self._frames.popleft()
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            if isinstance(item, Frame):
+                self._queued -= 1
                 self._cond.notify_all()
-                return frame
-            return None
+            return item
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -147,19 +147,21 @@ class FrameGrabber(threading.Thread):
     # -- producer side -----------------------------------------------------------------------
     def _post(self, event: CaptureEvent) -> None:
         with self._cond:
-            self._events.append(event)
+            self._items.append(event)
             self._cond.notify_all()
 
     def _put(self, frame: Frame) -> None:
         with self._cond:
             if self.latest_only:
-                if self._frames:
-                    self.frames_dropped += len(self._frames)
-                    self._frames.clear()
+                if self._queued:  # the consumer is behind: drop the older frame(s), keep the events
+                    self.frames_dropped += self._queued
+                    self._items = collections.deque(i for i in self._items if not isinstance(i, Frame))
+                    self._queued = 0
             else:
-                while len(self._frames) >= self._max_frames and not self._stop_event.is_set():
+                while self._queued >= self._max_frames and not self._stop_event.is_set():
                     self._cond.wait(0.1)
-            self._frames.append(frame)
+            self._items.append(frame)
+            self._queued += 1
             self._cond.notify_all()
 
     def run(self) -> None:
@@ -263,6 +265,7 @@ class RunOptions:
     status_period_s: float = 1.0
     command_poll_s: float = 0.5
     pose_flush_s: float = 1.0
+    retry_first_s: float = 0.5
     retry_max_s: float = 10.0
 
 
@@ -376,11 +379,14 @@ class Station:
         self._last_frame: Frame | None = None
         self._last_pose: Pose | None = None
         self._recent_poses: collections.deque[Pose] = collections.deque(maxlen=45)
+        self._preroll: collections.deque[Pose] = collections.deque()  # poses before an automatic start
         self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
         self._model_failures = 0
         self._state = "starting"
         self._message = ""
-        self._settings_stamp = store.meta_updated_at("settings")
+        self._settings_stamp: str | None = None
+        if store.meta_updated_at("settings") is not None:
+            self._current_settings()  # the web page's saved overrides apply from the start
         self._source_fps: float | None = None
         board.when_pressed = self._pressed
 
@@ -407,7 +413,7 @@ class Station:
             try:
                 self.settings = load_settings(self.config_path, self.store.settings_overrides()) \
                     if self.config_path else self.base_settings.merged(self.store.settings_overrides())
-                log.info("settings changed from the web page; they apply from the next session")
+                log.info("settings from the web page loaded; a running session keeps its own")
             except StationError as exc:
                 log.error("settings from the web page ignored: %s", exc)
         return self.settings
@@ -489,6 +495,7 @@ class Station:
             self.session = None
             self._idle_analyzer = self._new_analyzer(self.settings)
             self._appear_since_s = None
+            self._preroll.clear()
             self._auto_armed = False  # not again until the runner has left
             self._idle_led()
         log.info("session %d ended (%s): %d steps", s.id, reason, len(s.steps))
@@ -546,6 +553,22 @@ class Station:
             self.report.step_write_s.append(done - emitted)
         self._emit("step", session_id=s.id, step=d)
 
+    def _feed_session(self, s: _Session, pose: Pose) -> int:
+        """One pose into the session: analyzer, steps (cues, then the database), view indicator, pose track."""
+        t = pose.t_s
+        steps = s.analyzer.update(t, pose.xy, pose.score, pose.frame_size)
+        s.frames += 1
+        s.last_t_s = t
+        s.pose_t.append(round(t - s.t0_s, 6))
+        s.pose_xy.append(pose.xy)
+        s.pose_score.append(pose.score)
+        for step in steps:
+            self._handle_step(step)
+        view_events = s.policy.on_status(s.analyzer.status, t)
+        self._show(view_events)
+        self._record(view_events)
+        return len(steps)
+
     def process_frame(self, frame: Frame) -> None:
         tick = time.perf_counter()
         pose = self._pose_for(frame)
@@ -556,31 +579,26 @@ class Station:
         self.report.frames += 1
         t = pose.t_s
         s = self.session
-        analyzer = s.analyzer if s is not None else self._idle_analyzer
-        steps = analyzer.update(t, pose.xy, pose.score, pose.frame_size)
-        t_an = time.perf_counter()
-        status = analyzer.status
         if s is not None:
-            s.frames += 1
-            s.last_t_s = t
-            s.pose_t.append(round(t - s.t0_s, 6))
-            s.pose_xy.append(pose.xy)
-            s.pose_score.append(pose.score)
-            for step in steps:
-                self._handle_step(step)
-            view_events = s.policy.on_status(status, t)
-            self._show(view_events)
-            self._record(view_events)
+            n_steps = self._feed_session(s, pose)
+            status = s.analyzer.status
         else:
+            n_steps = 0
+            self._idle_analyzer.update(t, pose.xy, pose.score, pose.frame_size)
+            status = self._idle_analyzer.status
+            self._preroll.append(pose)
+            while self._preroll and self._preroll[0].t_s < t - self.settings.session.appear_s - 0.5:
+                self._preroll.popleft()
             self._idle_led(status)
+        t_an = time.perf_counter()
         self._auto_session(status, t)
         self._flush_poses()
         t_done = time.perf_counter()
         self.report.busy_s += t_done - tick
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("frame %d t=%.3f s: pose %.2f ms, analyze %.2f ms, cues+store %.2f ms, %d step(s)",
+            log.debug("frame %d t=%.3f s: pose %.2f ms, analysis+cues+store %.2f ms, session %.2f ms, %d step(s)",
                       frame.index, t, 1e3 * (t_pose - tick), 1e3 * (t_an - t_pose), 1e3 * (t_done - t_an),
-                      len(steps))
+                      n_steps)
 
     def _auto_session(self, status: Any, t: float) -> None:
         cfg = (self.session.settings if self.session else self.settings).session
@@ -609,7 +627,13 @@ class Station:
         if self._appear_since_s is None:
             self._appear_since_s = t
         if t - self._appear_since_s >= cfg.appear_s:
-            self.start_session("auto", t_s=self._appear_since_s)
+            since = self._appear_since_s
+            preroll = [p for p in self._preroll if p.t_s >= since]
+            self.start_session("auto", t_s=preroll[0].t_s if preroll else t)
+            s = self.session
+            if s is not None:  # the seconds that started it belong to the session: analyse them now
+                for pose in preroll:
+                    self._feed_session(s, pose)
 
     def _flush_poses(self, force: bool = False) -> None:
         s = self.session
@@ -792,7 +816,8 @@ class Station:
         if not gives_poses and self._estimator_factory is not None:
             self.estimator = self._estimator_factory()
         grabber = FrameGrabber(source, self._open_source, latest_only=self.options.latest_only or source.live,
-                               speed=self.options.speed, retry=True, retry_max_s=self.options.retry_max_s)
+                               speed=self.options.speed, retry=True, retry_first_s=self.options.retry_first_s,
+                               retry_max_s=self.options.retry_max_s)
         self.board.set_led(Led.READY)
         self._state = "idle"
         fatal: BaseException | None = None
