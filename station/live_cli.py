@@ -185,7 +185,8 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
                 station.run(stop)
         finally:
             board.close()
-            click.echo(station.report.line(), err=True)
+            if station.report.frames:
+                click.echo(station.report.line(), err=True)
 
 
 # --------------------------------------------------------------------------------------------
