@@ -170,5 +170,5 @@ def test_progress_bar_shows_on_a_terminal(tmp_path, movenet_path):
         os.close(primary)
     terminal = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0
-    assert "20/20" in terminal and "frame" in terminal  # tqdm's count and unit
+    assert "/20 [" in terminal and "frame/s" in terminal and "%|" in terminal  # tqdm's bar, count and rate
     assert "20 frames" in proc.stdout and "frame/s" not in proc.stdout

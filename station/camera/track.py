@@ -22,6 +22,8 @@ class TrackSource(FrameSource):
     """
 
     live = False
+    #: frames carry ``.pose`` and no image: no model is needed
+    gives_poses = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
