@@ -18,10 +18,17 @@ from the session's start) and the wall time the run took against its stream
 time. If the web load slowed the station, the loaded run's lag grows and its
 wall time stretches. ``--json`` prints the same figures as one JSON object.
 
+The station's own closing line (frames, fps, dropped frames, loop and inference
+time per frame, step-commit time) is parsed and shown for both runs. With
+``--source VIDEO`` the station runs the real pose model on the whole video
+instead (the CPU-heavy case; pass the model with ``--station-arg``).
+
 This is a benchmark (figures, not a pass/fail timer); tests/test_web_load.py runs
 it briefly and checks only that nothing failed and the station kept its pace.
 
     .venv/bin/python scripts/load_test.py --clients 20 --duration-s 30
+    .venv/bin/python scripts/load_test.py --source ../shared/data/videos/zzzhushi_treadmill_rear_oblique_male_side.mp4 \
+        --station-arg=--model-path=../shared/data/models/movenet_singlepose_lightning_int8_v4.tflite
 """
 
 from __future__ import annotations
@@ -241,7 +248,38 @@ class StationRun:
     lag_slope: float | None  # seconds of lag gained per second of stream: ~0 when the station keeps up
     status_fps: float | None  # the station's own fps figure from its heartbeat, if it writes one
     session_id: int | None
+    # from the station's closing line (None when it did not print one)
+    frames: int | None = None
+    fps: float | None = None
+    dropped: int | None = None
+    loop_ms: float | None = None  # loop time per frame
+    inference_ms: float | None = None
+    commit_p50_ms: float | None = None  # step emitted -> committed, measured by the station
+    commit_max_ms: float | None = None
     log_tail: str = ""
+
+
+REPORT_PATTERNS: dict[str, tuple[str, type]] = {
+    "frames": (r"(\d+) frames in [\d.]+ s", int),
+    "fps": (r"frames in [\d.]+ s = ([\d.]+) fps", float),
+    "dropped": (r"(\d+) dropped", int),
+    "loop_ms": (r"loop ([\d.]+) ms/frame", float),
+    "inference_ms": (r"inference ([\d.]+)", float),
+    "commit_p50_ms": (r"step committed p50 ([\d.]+)", float),
+    "commit_max_ms": (r"step committed p50 [\d.]+ / max ([\d.]+) ms", float),
+}
+
+
+def parse_station_report(text: str) -> dict[str, Any]:
+    """The figures of the station's closing line ("station: N frames in T s = F fps; D dropped; loop ...")."""
+    lines = [ln for ln in text.splitlines() if " frames in " in ln and " fps" in ln]
+    out: dict[str, Any] = {}
+    if lines:
+        for key, (pattern, cast) in REPORT_PATTERNS.items():
+            m = re.search(pattern, lines[-1])
+            if m:
+                out[key] = cast(m.group(1))
+    return out
 
 
 def _parse_iso(s: str) -> float:
@@ -273,6 +311,20 @@ def measure_session(db: Path, session_ids_before: set[int]) -> tuple[int | None,
     return int(session["id"]), t_end, lags, len(steps)
 
 
+def session_stream_s(db: Path, session_id: int | None) -> float | None:
+    """The stream time a session covered (its pose track), for sources whose length is not known up front."""
+    if session_id is None:
+        return None
+    from station.store import Store
+
+    with Store(db, migrate=False) as store:
+        track = store.pose_track(session_id)
+        if len(track) >= 2:
+            return float(track.t_s[-1] - track.t_s[0])
+        session = store.session(session_id) or {}
+    return session.get("duration_s")
+
+
 def session_ids(db: Path) -> set[int]:
     from station.store import Store
 
@@ -280,16 +332,16 @@ def session_ids(db: Path) -> set[int]:
         return {int(s["id"]) for s in store.sessions(limit=100000)}
 
 
-def run_station(label: str, db: Path, track: Path, stream_s: float, env: dict[str, str], log_path: Path,
+def run_station(label: str, db: Path, source: Path, stream_s: float | None, env: dict[str, str], log_path: Path,
                 station_args: tuple[str, ...]) -> StationRun:
     before = session_ids(db)
-    cmd = [*gait_station_exe(), "run", "--source", str(track), "--realtime", "--db", str(db),
+    cmd = [*gait_station_exe(), "run", "--source", str(source), "--realtime", "--db", str(db),
            "--runner", f"load test {label}", *station_args]
     fps_seen: list[float] = []
     t0 = time.monotonic()
     with log_path.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        timeout = stream_s * 3 + 60
+        timeout = (stream_s or 600.0) * 3 + 60
         from station.store import Store
 
         while proc.poll() is None and time.monotonic() - t0 < timeout:
@@ -303,18 +355,22 @@ def run_station(label: str, db: Path, track: Path, stream_s: float, env: dict[st
             stop_process(proc)
     wall_s = time.monotonic() - t0
     sid, t_end, lags, steps = measure_session(db, before)
+    if stream_s is None:  # a video: its length is what the station saw
+        stream_s = session_stream_s(db, sid) or (max(t_end) if t_end else 0.0)
     slope = None
     if len(lags) >= 3 and len(set(t_end)) > 1:
         mt, ml = statistics.fmean(t_end), statistics.fmean(lags)
         slope = sum((t - mt) * (lag - ml) for t, lag in zip(t_end, lags, strict=True)) / sum(
             (t - mt) ** 2 for t in t_end)
-    tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    tail = text.strip().splitlines()[-5:]
     return StationRun(
         label=label, exit_code=int(proc.returncode), wall_s=wall_s, stream_s=stream_s, steps=steps,
         steps_per_stream_s=steps / stream_s if stream_s > 0 else 0.0,
         lag_p50_s=_pct(lags, 0.5) if lags else None, lag_p95_s=_pct(lags, 0.95) if lags else None,
         lag_max_s=max(lags) if lags else None, lag_slope=slope,
         status_fps=statistics.median(fps_seen) if fps_seen else None, session_id=sid, log_tail="\n".join(tail),
+        **parse_station_report(text),
     )
 
 
@@ -352,8 +408,11 @@ def run_benchmark(*, clients: int, duration_s: float, track: Path, api_path: str
     env = {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(workdir / "run"),
            "GAIT_STATION_CONFIG": str(workdir / "config.toml")}
     (workdir / "config.toml").write_text("", encoding="utf-8")
-    short = workdir / "track.csv"
-    stream_s = trim_track(track, short, duration_s)
+    if track.suffix.lower() == ".csv":  # a pose track: replay its first duration_s seconds
+        short: Path = workdir / "track.csv"
+        stream_s: float | None = trim_track(track, short, duration_s)
+    else:  # a video: the whole file, through the pose model
+        short, stream_s = track, None
     port = free_port()
     from station.store import Store
 
@@ -361,10 +420,10 @@ def run_benchmark(*, clients: int, duration_s: float, track: Path, api_path: str
     base_run = None
     with web_server(db, port, env, workdir / "serve.log"):
         if baseline:
-            log.info("baseline: the station alone for %.0f s of stream", stream_s)
+            log.info("baseline: the station alone on %s", short.name)
             base_run = run_station("baseline", db, short, stream_s, env, workdir / "station-baseline.log",
                                    station_args)
-        log.info("loaded: %d clients for %.0f s while the station runs", clients, stream_s)
+        log.info("loaded: %d clients while the station runs on %s", clients, short.name)
         stats = ClientStats()
         stop = threading.Event()
         threads = [LiveClient(port, stats, stop, live_path=live_path, api_path=api_path,
@@ -374,9 +433,7 @@ def run_benchmark(*, clients: int, duration_s: float, track: Path, api_path: str
             t.start()
         t0 = time.monotonic()
         loaded_run = run_station("loaded", db, short, stream_s, env, workdir / "station-loaded.log", station_args)
-        # the clients follow the page for at least the full duration, even if the station ended early
-        stop.wait(max(0.0, duration_s - (time.monotonic() - t0)))
-        load_s = time.monotonic() - t0
+        load_s = time.monotonic() - t0  # the phones follow the page for as long as the station runs
         stop.set()
         for t in threads:
             t.join(timeout=15)
@@ -415,10 +472,14 @@ def report_lines(r: LoadResult) -> list[str]:
         if run is None:
             continue
         lines.append(
-            f"  {run.label:<8} exit {run.exit_code}, wall {run.wall_s:.1f} s, steps {run.steps} "
-            f"({run.steps_per_stream_s:.2f}/s of stream), commit lag p50 {_fmt(run.lag_p50_s, ' s')} "
-            f"p95 {_fmt(run.lag_p95_s, ' s')} max {_fmt(run.lag_max_s, ' s')}, lag drift "
-            f"{_fmt(run.lag_slope, ' s/s', 3)}, station fps {_fmt(run.status_fps, '', 1)}")
+            f"  {run.label:<8} exit {run.exit_code}, wall {run.wall_s:.1f} s, {run.frames} frames at "
+            f"{_fmt(run.fps, ' fps', 1)} ({run.dropped} dropped), loop {_fmt(run.loop_ms, ' ms/frame')}"
+            + (f" (inference {run.inference_ms:.2f} ms)" if run.inference_ms else ""))
+        lines.append(
+            f"           steps {run.steps} ({run.steps_per_stream_s:.2f}/s of stream), step committed "
+            f"p50 {_fmt(run.commit_p50_ms, ' ms', 1)} max {_fmt(run.commit_max_ms, ' ms', 1)} after its "
+            f"emission; wall-clock lag behind the stream p50 {_fmt(run.lag_p50_s, ' s')} max "
+            f"{_fmt(run.lag_max_s, ' s')}, drift {_fmt(run.lag_slope, ' s/s', 3)}")
     return lines
 
 
@@ -426,8 +487,11 @@ def report_lines(r: LoadResult) -> list[str]:
 @click.option("--clients", default=20, show_default=True, type=click.IntRange(1, 500), help="Concurrent phones.")
 @click.option("--duration-s", default=30.0, show_default=True, type=click.FloatRange(2.0, 3600.0),
               help="Seconds of stream (and of load).")
-@click.option("--track", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help=f"Pose track CSV the station replays [default: {DEFAULT_TRACK.name} from ../shared].")
+@click.option("--track", "--source", "track", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Pose track CSV the station replays (its first --duration-s seconds), or a video "
+              f"it runs through the pose model (whole) [default: {DEFAULT_TRACK.name} from ../shared].")
+@click.option("--station-arg", "station_args", multiple=True,
+              help="Extra option for 'gait-station run', e.g. --station-arg=--model-path=FILE (repeatable).")
 @click.option("--api-path", default="/api/live", show_default=True, help="The live page's JSON endpoint.")
 @click.option("--live-path", default="/", show_default=True, help="The live page.")
 @click.option("--preview-path", default="/live/preview.jpg", show_default=True,
@@ -441,8 +505,8 @@ def report_lines(r: LoadResult) -> list[str]:
               help="Keep the database and logs in this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option("-v", "--verbose", is_flag=True, help="Progress on stderr.")
-def main(clients: int, duration_s: float, track: Path | None, api_path: str, live_path: str, preview_path: str,
-         poll_s: float,
+def main(clients: int, duration_s: float, track: Path | None, station_args: tuple[str, ...], api_path: str,
+         live_path: str, preview_path: str, poll_s: float,
          page_every_s: float, no_baseline: bool, keep: Path | None, as_json: bool, verbose: bool) -> None:
     """Phones following the live page against the served app while the station writes steps."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
@@ -459,8 +523,8 @@ def main(clients: int, duration_s: float, track: Path | None, api_path: str, liv
         try:
             result = run_benchmark(clients=clients, duration_s=duration_s, track=track, api_path=api_path,
                                    live_path=live_path, preview_path=preview_path or None, poll_s=poll_s,
-                                   page_every_s=page_every_s,
-                                   baseline=not no_baseline, workdir=Path(wd))
+                                   page_every_s=page_every_s, baseline=not no_baseline, workdir=Path(wd),
+                                   station_args=station_args)
         except RuntimeError as exc:
             logs = sorted(Path(wd).glob("*.log"))
             tail = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-1500:] for p in logs)

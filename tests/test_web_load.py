@@ -44,8 +44,15 @@ def test_twenty_phones_on_the_live_page_do_not_slow_the_station() -> None:
     for run in (base, loaded):
         assert run["exit_code"] == 0, run["log_tail"]
         assert run["session_id"] is not None
-    # the analyzer is deterministic and a paced file source drops no frames: the same steps either way
-    assert loaded["steps"] == base["steps"]
+    # the same stream gives the same steps (a paced source hands over only the newest frame, so scheduling
+    # noise may drop a frame or two in either run: allow a step either way)
+    assert abs(loaded["steps"] - base["steps"]) <= 2, (base["steps"], loaded["steps"])
+    # the loop kept the stream's frame rate: its own figure (closing line, else heartbeat), drops bounded
+    fps_base, fps_loaded = base["fps"] or base["status_fps"], loaded["fps"] or loaded["status_fps"]
+    assert fps_base and fps_loaded, "the station reported no frame rate"
+    assert fps_loaded >= 0.8 * fps_base, (fps_base, fps_loaded)
+    if loaded["dropped"] is not None and loaded["frames"]:
+        assert loaded["dropped"] <= (base["dropped"] or 0) + 0.1 * loaded["frames"], (base, loaded)
     # ... at the runner's real rate: the force plate's steps that ended inside the stream, less the analyzer's start
     stream_s = loaded["stream_s"]
     expected = sum(1 for s in truth["steps"] if s["t_toe_off_s"] < stream_s - 1.0)
@@ -53,4 +60,5 @@ def test_twenty_phones_on_the_live_page_do_not_slow_the_station() -> None:
     # ... and committed about as promptly as without the load (generous: a slow CI machine is not a failure)
     assert loaded["lag_max_s"] <= base["lag_max_s"] + 1.0, (base, loaded)
     assert loaded["lag_p50_s"] <= 1.5, loaded  # each completed step on disk within about a second of its end
+    assert abs(loaded["lag_slope"]) < 0.1, loaded  # and the lag does not grow over the run
     assert loaded["wall_s"] <= base["wall_s"] * 1.5 + 3.0, (base["wall_s"], loaded["wall_s"])
