@@ -167,7 +167,8 @@ def index() -> Any:
             base.merged(overrides)
         except InputError as exc:
             error = str(exc)
-            shown = {f.key: _parse(f, request.form) for _, _, fs in form_fields() for f in fs}
+            shown = {f.key: (f.name in request.form) if f.kind == "bool" else request.form.get(f.name, "")
+                     for _, _, fs in form_fields() for f in fs}  # what was typed, to correct it
             return render_template("settings/index.html", sections=form_fields(), values=shown, error=error,
                                    overridden=set()), 400
         store.set_settings_overrides(overrides)
