@@ -1,5 +1,6 @@
 # Two commands on a fresh clone:
 #   make run    set up .venv, then the live station on a Pi with a camera, the demo elsewhere
+#               (arguments through ARGS, e.g. make run ARGS="--duration-s 30")
 #   make test   set up .venv, then ruff and the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +15,7 @@ $(BIN)/gait-station: pyproject.toml
 setup: $(BIN)/gait-station
 
 run: setup
-	scripts/start.sh
+	scripts/start.sh $(ARGS)
 
 test: setup
 	$(BIN)/ruff check station web tests scripts
