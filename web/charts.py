@@ -40,7 +40,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     ticks = []
     v = start
     while v < hi + step * 0.999:
-        ticks.append(round(v, 10))
+        ticks.append(float(round(v, 10)))
         v += step
     return ticks
 
