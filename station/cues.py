@@ -278,12 +278,12 @@ class CuePolicy:
         """The cues for one emitted step; ``t_s`` is the stream time of emission (default ``step.t_end_s``)."""
         if self._ended:
             return []
+        if step.side not in SIDES:
+            raise InputError(f"cues: step side must be left or right (got {step.side!r})")
         s = self.settings
         t = float(step.t_end_s if t_s is None else t_s)
         if self._t0_s is None:
             self._t0_s = float(step.t_contact_s)
-        if step.side not in SIDES:
-            raise InputError(f"cues: step side must be left or right (got {step.side!r})")
         side: Side = "left" if step.side == "left" else "right"
         t_session = t - self._t0_s
         self._contacts.append(float(step.t_contact_s))
@@ -305,8 +305,9 @@ class CuePolicy:
                 self._withheld = True
                 self._last_led = Led.OFF
                 share = feedback_fraction(t_session, s.fading_full_s, s.fading_end_s)
-                events.append(CueEvent(t, "led", Led.OFF.value, f"faded feedback: withheld at {t_session:.0f} s "
-                                       f"(feedback {share:.0%} of each minute from here on)"))
+                events.append(CueEvent(t, "led", Led.OFF.value,
+                                       f"faded feedback: withheld at {t_session:.0f} s of the session (feedback now "
+                                       f"~{share:.0%} of each minute, none from {s.fading_end_s:.0f} s)"))
             return events
         self._withheld = False
         if value is None:
