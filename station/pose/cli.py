@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -146,6 +147,13 @@ class BenchResult:
     fps: float
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def _decode_ms(video: Path, frames: int) -> float:
     from station.camera.video import VideoFileSource
 
@@ -260,6 +268,7 @@ def bench(
     ]
     skipped = []
     results: list[BenchResult] = []
+    load_before = _load_average()
     decode_ms = _decode_ms(video, frames)
     for spec in specs:
         if not is_installed(spec):
@@ -272,10 +281,13 @@ def bench(
                 skipped.append({"model": spec.name, "runtime": rt, "reason": str(exc)})
                 continue
             results.append(BenchResult(**{**asdict(r), "decode_ms_per_frame": decode_ms}))
+    load_after = _load_average()
+    machine = {"cpus": os.cpu_count(), "load_average_1min": [load_before, load_after]}
     if fmt == "json":
         out: dict[str, Any] = {
             "video": str(video),
             "frames": frames,
+            "machine": machine,
             "decode_ms_per_frame": round(decode_ms, 3),
             "results": [
                 {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(r).items()} for r in results
@@ -285,7 +297,10 @@ def bench(
         }
         click.echo(json.dumps(out, indent=2))
         return
-    click.echo(f"{video.name}: decoding alone {decode_ms:.2f} ms/frame")
+    click.echo(
+        f"{video.name}: decoding alone {decode_ms:.2f} ms/frame; {machine['cpus']} CPUs, "
+        f"1-min load {load_before} before, {load_after} after (other work on the machine skews every figure)"
+    )
     if results:
         header = (
             f"{'model':<24} {'runtime':<15} {'thr':>3} {'frames':>6} {'runs/f':>6} "
