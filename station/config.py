@@ -67,9 +67,9 @@ class CueSettings:
     mode: CueMode = "absolute"  # absolute thresholds, or change from the runner's own baseline
     window_steps: int = 8  # rolling window per side
     min_steps: int = 7  # fewer steps than this on a side: no judgement (unreliable in 2D)
-    amber_deg: float = 4.0  # absolute mode: window mean excursion at or above this is amber
+    amber_deg: float = 4.0  # absolute mode: window median excursion at or above this is amber
     red_deg: float = 6.0  # ... and at or above this is red
-    hysteresis_deg: float = 0.5  # a colour is left only when the mean is this far back past its threshold
+    hysteresis_deg: float = 0.5  # a colour is left only when the median is this far back past its threshold
     baseline_s: float = 120.0  # baseline mode: the first seconds of the session set the baseline
     baseline_amber_delta_deg: float = 2.8  # smallest change a 2D measure detects reliably
     baseline_red_delta_deg: float = 4.2
