@@ -25,16 +25,19 @@ def write_mp4(
     images: Sequence[np.ndarray] | None = None,
     rotation_deg: int = 0,
     seed: int = 0,
+    container_format: str = "mp4",
 ) -> Path:
-    """Write an H.264 MP4 whose frames carry exactly ``pts_ms`` (milliseconds) as timestamps.
+    """Write an H.264 video whose frames carry exactly ``pts_ms`` (milliseconds) as timestamps.
+
+    MP4 by default; ``container_format`` picks another FFmpeg muxer (e.g. "matroska").
 
     ``images`` (RGB uint8, size[1] x size[0]) default to random noise, which
     compresses badly and so makes a file large enough to cut in the middle of its data.
     ``rotation_deg`` stores a display matrix (counter-clockwise degrees), as phones do.
     """
     rng = np.random.default_rng(seed)
-    options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", format="mp4", options=options) as container:
+    options = {"movflags": "+faststart"} if faststart and container_format == "mp4" else {}
+    with av.open(str(path), "w", format=container_format, options=options) as container:
         stream = container.add_stream("libx264", rate=30)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"

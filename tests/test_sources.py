@@ -116,6 +116,18 @@ def test_truncated_video_yields_what_decodes_then_fails(media):
     assert np.all(np.diff([f.t_s for f in got]) > 0)
 
 
+def test_truncated_matroska_is_told_by_its_duration(tmp_path):
+    # Matroska has no frame index to count against: the stated duration gives the cut away
+    whole = write_mp4(tmp_path / "whole.mkv", [33 * i for i in range(60)], size=(160, 120),
+                      container_format="matroska")
+    with VideoFileSource(whole) as src:
+        assert src.expected_frames is None and src.duration_s == pytest.approx(1.98, abs=0.05)
+        assert len(list(src)) == 60
+    cut = cut_file(whole, tmp_path / "cut.mkv", 0.5)
+    with pytest.raises(SourceError, match=r"truncated or damaged video: the frames end at 0\.\d+ s of its 1\.9"):
+        _frames(VideoFileSource(cut))
+
+
 def test_truncated_video_with_strict_false_warns(media, caplog):
     with caplog.at_level(logging.WARNING):
         frames = _frames(VideoFileSource(media["truncated"], strict=False))
@@ -330,6 +342,7 @@ class _FakePicamera2:
         self.asked: dict | None = None
         self.calls: list[str] = []
         self.released = 0
+        self.waits: list[float | None] = []
 
     def create_video_configuration(self, **kwargs) -> dict:
         self.asked = kwargs
@@ -348,9 +361,10 @@ class _FakePicamera2:
     def start(self) -> None:
         self.calls.append("start")
 
-    def capture_request(self) -> _Request:
+    def capture_request(self, wait: float | None = None) -> _Request:
+        self.waits.append(wait)
         if not self.timestamps:
-            raise RuntimeError("camera stopped")
+            raise TimeoutError()
         return _Request(self, self.timestamps.pop(0))
 
     def stop(self) -> None:
@@ -405,7 +419,8 @@ def test_picamera2_on_a_pi5_takes_rgb_lores_as_is():
         assert cam.asked["lores"]["format"] == "BGR888"  # libcamera's BGR888 is R, G, B in memory
         assert cam.asked["controls"]["FrameDurationLimits"] == (16667, 16667)
         frames = list(_take(src, 2))
-        with pytest.raises(SourceError, match="capture failed"):  # the camera stops answering
+        assert cam.waits == [2.0, 2.0]  # never an unbounded wait
+        with pytest.raises(SourceError, match="no frame within 2.0 s"):  # the camera stops answering
             next(iter(src))
     assert frames[0].image[0, 0].tolist() == [0, 99, 0]
     assert frames[0].image is not lores  # copied out before the request is released

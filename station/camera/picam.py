@@ -108,6 +108,8 @@ class Picamera2Source(FrameSource):
         self.fps = float(fps)
         self.main_size = (int(main_size[0]), int(main_size[1]))
         self.preview_interval_s = preview_interval_s
+        #: how long to wait for one frame before the camera counts as gone
+        self.capture_timeout_s = max(2.0, 10.0 / self.fps)
         self._preview: np.ndarray | None = None
         self._preview_lock = threading.Lock()
         self._last_preview_t = -float("inf")
@@ -150,11 +152,14 @@ class Picamera2Source(FrameSource):
         last_ns = -1
         while not self.closed:
             try:
-                request = self._cam.capture_request()
+                # a timeout, so that a stopped or unplugged camera ends the loop instead of hanging it
+                request = self._cam.capture_request(wait=self.capture_timeout_s)
             except Exception as exc:
                 if self.closed:
                     return
-                raise SourceError(f"{self.name}: capture failed: {exc}") from None
+                timed_out = isinstance(exc, TimeoutError)
+                reason = f"no frame within {self.capture_timeout_s:.1f} s" if timed_out else str(exc)
+                raise SourceError(f"{self.name}: capture failed: {reason}") from None
             try:
                 metadata = request.get_metadata()
                 ts_ns = int(metadata["SensorTimestamp"])

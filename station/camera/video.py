@@ -104,6 +104,8 @@ class VideoFileSource(FrameSource):
         s = self._stream
         if s.duration is not None and s.time_base:
             return float(s.duration * s.time_base)
+        if self._container.duration is not None:  # Matroska and others: only the container says, in µs
+            return float(self._container.duration) / 1e6
         return None
 
     def frames(self) -> Iterator[Frame]:
@@ -150,8 +152,29 @@ class VideoFileSource(FrameSource):
             self._truncated(index, f"decoding stopped after {index} frames ({error})")
         elif index == 0:
             raise SourceError(f"{self.path}: no frame could be decoded (damaged or truncated video)")
-        elif self.expected_frames is not None and index < self.expected_frames - 1:
-            self._truncated(index, f"decoded {index} of the {self.expected_frames} frames its index lists")
+        else:
+            detail = self._shortfall(index, last_t)
+            if detail:
+                self._truncated(index, detail)
+
+    def _shortfall(self, decoded: int, last_t: float) -> str | None:
+        """Why the decoded frames fall short of what the container promises, or None when they do not.
+
+        Short by the index's frame count (one frame of slack) *and*, when the
+        container states a duration, ending more than two frames before it: an
+        edit list that hides a frame or two is not a truncated file.
+        """
+        short_by_count = self.expected_frames is not None and decoded < self.expected_frames - 1
+        duration = self.duration_s
+        frame_s = 1.0 / self.fps if self.fps else 1.0 / 30.0
+        ends_early = duration is not None and last_t + frame_s < duration - 2 * frame_s
+        if self.expected_frames is not None:
+            if short_by_count and (duration is None or ends_early):
+                return f"decoded {decoded} of the {self.expected_frames} frames its index lists"
+            return None
+        if ends_early and duration is not None:
+            return f"the frames end at {last_t + frame_s:.2f} s of its {duration:.2f} s"
+        return None
 
     def _truncated(self, decoded: int, detail: str) -> None:
         msg = f"{self.path}: truncated or damaged video: {detail}"
