@@ -42,6 +42,7 @@ HIPS_NOT_VISIBLE = "hips not visible — the runner's hips must be in the pictur
 LEGS_NOT_VISIBLE = "knees/ankles not visible — move the camera back or lower"
 TOO_SMALL = "runner too small — move the camera closer"
 TOO_BIG = "runner too close — move the camera back"
+SIDE_ON = "runner seen from the side — put the camera straight behind the runner"
 MOVE_LEFT = "move the camera left — the runner is off to the left of the picture"
 MOVE_RIGHT = "move the camera right — the runner is off to the right of the picture"
 NOT_LEVEL = "camera not level? the hip line leans {deg:.0f}° on average"
@@ -88,6 +89,9 @@ class FramingLimits:
     min_height_frac: float = 0.20  # hip-to-ankle height below this: too small
     max_height_frac: float = 0.75  # ... above this: too close
     min_hip_width_px: float = 20.0  # below this the hip line's angle is too coarse (1 px ≈ 3°)
+    # hip width / hip-to-ankle height: about 0.19 straight from behind (Fukuchi subject 1), cos(angle) times that
+    # off the axis; below this the camera is more than ~55° round to the side and the hip line foreshortened
+    min_hip_ratio: float = 0.10
     centre_tol_frac: float = 0.15  # hip midpoint this far from the centre: move the camera
     edge_frac: float = 0.02  # a leg keypoint this close to the bottom edge is cut off
     # the window's median hip-line angle beyond this: not level. A runner's own pelvis can sit 2-3° off
@@ -174,10 +178,11 @@ def framing_advice(
         hip_width_px = _median_where(np.hypot(*(xy[:, rh] - xy[:, lh]).T), both_hips)
         ankles = [med(p, 1) for p in (BodyPart.LEFT_ANKLE, BodyPart.RIGHT_ANKLE) if visible[p]]
         height_px = max(ankles) - hip_y if ankles else math.nan
-        too_small = hip_width_px < limits.min_hip_width_px or (
-            not math.isnan(height_px) and height_px < limits.min_height_frac * h
-        )
-        if too_small:
+        short = not math.isnan(height_px) and height_px < limits.min_height_frac * h
+        side_on = not short and not math.isnan(height_px) and hip_width_px < limits.min_hip_ratio * height_px
+        if side_on:  # narrow hips on a tall enough runner: foreshortened, not far away
+            advice.append(SIDE_ON)
+        elif short or hip_width_px < limits.min_hip_width_px:
             advice.append(TOO_SMALL)
         elif not legs_cut and not math.isnan(height_px) and height_px > limits.max_height_frac * h:
             advice.append(TOO_BIG)
@@ -192,7 +197,7 @@ def framing_advice(
         if dx.size and float(np.mean(sign * dx < 0)) >= limits.view_frac:
             advice.append(VIEW_MISMATCH.format(other="anterior" if view == "posterior" else "posterior"))
         # level: the hip line (image left hip to image right hip) averaged over whole strides
-        if int(both_hips.sum()) >= limits.level_min_frames:
+        if int(both_hips.sum()) >= limits.level_min_frames and not side_on:  # a foreshortened hip line says nothing
             a, b = xy[both_hips, lh], xy[both_hips, rh]
             swap = (b[:, 0] < a[:, 0])[:, None]
             left_pt, right_pt = np.where(swap, b, a), np.where(swap, a, b)

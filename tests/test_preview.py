@@ -22,6 +22,7 @@ from station.preview import (
     MOVE_LEFT,
     MOVE_RIGHT,
     NO_RUNNER,
+    SIDE_ON,
     TOO_BIG,
     TOO_SMALL,
     draw_skeleton,
@@ -102,6 +103,16 @@ def test_too_small_and_too_close() -> None:
     # a short frame: tall enough relative to it, but 13 px hips are too coarse to measure an angle
     xy, score = runner(scale=0.4, hip_y=100)
     assert framing_advice(xy, score, (640, 200)) == [TOO_SMALL]
+
+
+def test_a_camera_round_to_the_side_is_not_told_to_move_closer() -> None:
+    xy, score = runner()
+    hips_etc = np.arange(17) >= BodyPart.LEFT_SHOULDER
+    xy[hips_etc, 0] = 320 + (xy[hips_etc, 0] - 320) * 0.3  # seen ~73° off the runner's axis: 10 px hips, 170 px legs
+    assert framing_advice(xy, score, SIZE) == [SIDE_ON]
+    xy, score = runner()
+    xy[:, 0] = 320 + (xy[:, 0] - 320) * 0.7  # 45° round: foreshortened, still measurable
+    assert framing_advice(xy, score, SIZE) == [FRAMING_OK]
 
 
 @pytest.mark.parametrize(("cx", "expected"), [(120.0, MOVE_LEFT), (540.0, MOVE_RIGHT), (360.0, FRAMING_OK)])
