@@ -109,6 +109,22 @@
       .then(function () { window.setTimeout(poll, POLL_MS); });
   }
 
+  // the station carries a request out within a second or so; say so if it refused
+  function follow(commandId, tries) {
+    var first = $("command-message").textContent;
+    if (tries > 15) { return; }
+    window.setTimeout(function () {
+      fetch(api + "/commands/" + commandId, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (c) {
+          if (c.status === "pending") { follow(commandId, tries + 1); }
+          else if (c.status === "failed") { setText("command-message", first + " The station refused: " + c.result + "."); }
+          else if (c.status === "done") { setText("command-message", first + " Done: " + c.result + "."); }
+        })
+        .catch(function () { follow(commandId, tries + 1); });
+    }, 1000);
+  }
+
   function hookForm(id, payload) {
     var form = $(id);
     form.addEventListener("submit", function (ev) {
@@ -117,6 +133,7 @@
       button.disabled = true;
       window.gaitStation.postJSON(form.action, payload(form)).then(function (res) {
         setText("command-message", res.body.message || res.body.error || ("error " + res.status));
+        if (res.body.command_id) { follow(res.body.command_id, 0); }
       }).catch(function () {
         setText("command-message", "The web server did not answer.");
       }).then(function () {
