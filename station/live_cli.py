@@ -108,6 +108,25 @@ def session_echo(cues: bool) -> Callable[[str, dict[str, Any]], None]:
     return on_event
 
 
+def echo_truth(truth: list[dict[str, Any]], measured: list[dict[str, Any]], t0_s: float, tol_s: float = 0.06) -> None:
+    """What the simulated runner put in against what the station measured, on the same steps."""
+    pairs: dict[str, list[tuple[float, float]]] = {"left": [], "right": []}
+    for m in measured:
+        if m.get("drop_excursion_deg") is None:
+            continue
+        t = m["t_contact_s"] + t0_s
+        near = min(truth, key=lambda s: abs(s["t_contact_s"] - t), default=None)
+        if near is not None and abs(near["t_contact_s"] - t) <= tol_s and near["side"] == m["side"]:
+            pairs[m["side"]].append((near["drop_excursion_deg"], m["drop_excursion_deg"]))
+    parts = []
+    for side, p in pairs.items():
+        if p:
+            put, got = (sum(v[i] for v in p) / len(p) for i in (0, 1))
+            parts.append(f"{side} put in {put:.1f}°, measured {got:.1f}° ({len(p)} steps)")
+    if parts:
+        click.echo("simulated truth vs station, same steps: " + "; ".join(parts))
+
+
 # --------------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------------
@@ -286,11 +305,8 @@ def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, por
                     station.run(stop)
             finally:
                 board.close()
-            since = min(station.report.session_t0_s.values(), default=0.0)
-            truth = runner.truth_summary(duration_s, since_s=since)
-            left, right = truth["left"]["drop_excursion_deg"], truth["right"]["drop_excursion_deg"]
-            click.echo(f"the simulated runner put in (same time span): drop left {left:.1f}°, right {right:.1f}° "
-                       f"on average, cadence {truth['cadence_spm']:.0f} spm")
+            for sid, t0 in station.report.session_t0_s.items():
+                echo_truth(runner.truth_steps(duration_s), store.steps(sid), t0)
             click.echo(station.report.line(), err=True)
             if url:
                 click.echo(f"sessions stay in {db}; see them with: gait-station serve --db {db}")
