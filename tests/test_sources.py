@@ -343,6 +343,7 @@ class _FakePicamera2:
         self.calls: list[str] = []
         self.released = 0
         self.waits: list[float | None] = []
+        self.adjusted: dict[str, dict] = {}  # what libcamera changed when validating the configuration
 
     def create_video_configuration(self, **kwargs) -> dict:
         self.asked = kwargs
@@ -356,7 +357,7 @@ class _FakePicamera2:
         self.calls.append("configure")
 
     def stream_configuration(self, name: str) -> dict:
-        return self.configured[name]
+        return {**self.configured[name], **self.adjusted.get(name, {})}
 
     def start(self) -> None:
         self.calls.append("start")
@@ -399,7 +400,7 @@ def test_picamera2_on_a_pi4_asks_for_yuv_lores_and_converts_it():
         assert cam.asked["lores"] == {"size": (342, 192), "format": "YUV420"}
         assert cam.asked["main"] == {"size": (1536, 864), "format": "BGR888"}
         assert cam.asked["controls"]["FrameDurationLimits"] == (33333, 33333)
-        assert cam.calls[:3] == ["align", "configure", "start"]
+        assert cam.calls[:2] == ["configure", "start"]  # no align_configuration: it would squash the picture
         frames = list(_take(src, 3))
     assert [f.t_s for f in frames] == pytest.approx([0.0, 0.033333333, 0.066666667])
     img = frames[0].image
@@ -424,6 +425,14 @@ def test_picamera2_on_a_pi5_takes_rgb_lores_as_is():
             next(iter(src))
     assert frames[0].image[0, 0].tolist() == [0, 99, 0]
     assert frames[0].image is not lores  # copied out before the request is released
+
+
+def test_picamera2_warns_when_libcamera_changes_the_lores_shape(caplog):
+    cam = _FakePicamera2("VC4", np.zeros((288, 320), np.uint8), np.zeros((864, 1536, 3), np.uint8), [])
+    cam.adjusted["lores"] = {"size": (320, 192)}
+    with caplog.at_level(logging.WARNING), Picamera2Source(model_input_size=192, camera=cam) as src:
+        assert src.lores_size == (320, 192)
+    assert any("angles will be off" in r.getMessage() for r in caplog.records)
 
 
 def test_picamera2_is_importable_off_a_pi_and_reports_no_camera():

@@ -24,6 +24,7 @@ the configuration it asks for and the frame conversion with a stand-in camera.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -73,6 +74,7 @@ def yuv420_to_rgb(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def camera_present() -> bool:
     """True when picamera2 is importable and libcamera lists at least one camera."""
+    os.environ.setdefault("LIBCAMERA_LOG_LEVELS", "*:WARN")
     try:
         from picamera2 import Picamera2  # type: ignore[import-not-found]
     except Exception:  # ImportError, or libcamera failing to load off a Pi
@@ -114,10 +116,13 @@ class Picamera2Source(FrameSource):
         self._preview_lock = threading.Lock()
         self._last_preview_t = -float("inf")
         if camera is None:
+            os.environ.setdefault("LIBCAMERA_LOG_LEVELS", "*:WARN")  # libcamera's INFO lines flood stderr
             try:
                 from picamera2 import Picamera2  # type: ignore[import-not-found]
-            except ImportError:
-                raise SourceError("picamera2 is not installed (on a Pi: sudo apt install python3-picamera2)") from None
+            except Exception as exc:  # ImportError, or libcamera's bindings failing to load
+                raise SourceError(
+                    f"picamera2 is not available ({exc}; on a Pi: sudo apt install python3-picamera2)"
+                ) from None
             try:
                 camera = Picamera2(camera_num)
             except Exception as exc:  # picamera2 raises RuntimeError / IndexError when there is no camera
@@ -134,11 +139,15 @@ class Picamera2Source(FrameSource):
         }
         try:
             config = camera.create_video_configuration(**self.config_request)
-            if hasattr(camera, "align_configuration"):
-                camera.align_configuration(config)  # the ISP may need other strides / sizes
+            # No align_configuration(): it rounds widths to 32/64 px for speed, which would squash the
+            # picture (342 -> 320 px wide is 6 % narrower) and bend every angle. Stride padding is cropped.
             camera.configure(config)
             lores = camera.stream_configuration("lores")
             self.lores_size = (int(lores["size"][0]), int(lores["size"][1]))
+            asked, got = self.main_size[0] / self.main_size[1], self.lores_size[0] / self.lores_size[1]
+            if abs(got / asked - 1.0) > 0.01:
+                log.warning("%s: lores stream is %s, not the main stream's shape: angles will be off by up to %.0f %%",
+                            self.name, self.lores_size, 100 * abs(got / asked - 1.0))
             camera.start()
         except Exception as exc:
             self._close_camera()
