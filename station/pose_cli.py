@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,34 +13,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "movenet-lightning-int8"
 HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary line
-
-
-@contextlib.contextmanager
-def _native_stderr_quiet() -> Iterator[None]:
-    """Silence what native code writes straight to file descriptor 2 (not Python's logging) while loading.
-
-    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from
-    C++ when an interpreter is built, which would break the promise of one line
-    on stderr. Kept when logging is at INFO or more verbose (-v), where it is wanted.
-    """
-    if logging.getLogger().isEnabledFor(logging.INFO):
-        yield
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, io.UnsupportedOperation):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 @click.command("pose")
@@ -87,8 +54,7 @@ def pose(video: Path, output: Path, model: str, model_path: Path | None, num_thr
     both_hips = 0
     try:
         with VideoFileSource(video, strict=not allow_truncated) as source:
-            with _native_stderr_quiet():
-                estimator = load_estimator(model, model_path=model_path, num_threads=num_threads)
+            estimator = load_estimator(model, model_path=model_path, num_threads=num_threads)
             with estimator, TrackWriter(output) as writer:
                 for p in iter_poses(source, estimator, progress=True):
                     writer.write(p)
