@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from station.errors import InputError, MissingFileError, SourceError
+from station.pose import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "movenet-lightning-int8"
 HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary line
 
 
@@ -21,8 +21,8 @@ HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary
               help="Pose track CSV to write (DESIGN.md format).")
 @click.option("--model", "model", default=DEFAULT_MODEL, show_default=True,
               help="Model name from `gait-station models list`.")
-@click.option("--model-path", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Use this .tflite file for the model instead of the installed one.")
+@click.option("--model-path", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Use this .tflite file (or a folder with all of the model's files) instead of the installed ones.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: the runtime's choice for this machine).")
 @click.option("--allow-truncated", is_flag=True,
