@@ -110,7 +110,8 @@ def _safe_next(target: str | None) -> str:
     """Only a local path (no scheme, no host, no //) is followed after login."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+        if local and not parts.scheme and not parts.netloc and not any(ord(c) < 32 for c in target):
             return target.rstrip("?") or "/"
     return url_for("sessions.index")
 

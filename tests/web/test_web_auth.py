@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def test_login_follows_only_local_next(client: FlaskClient) -> None:
     token = csrf_token(client)
     r = client.post("/auth/login", data={"password": PASSWORD, "csrf_token": token, "next": "/runners/"})
     assert r.location == "/runners/"
-    for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+    for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example",
+                 "/\tevil"):
         client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
         r = client.post("/auth/login", data={"password": PASSWORD, "csrf_token": csrf_token(client), "next": evil})
         assert r.status_code == 302 and r.location == "/sessions/", evil
@@ -163,3 +165,37 @@ def test_secret_key_is_generated_once_with_0600(tmp_path: Path) -> None:
     assert a.secret_key == b.secret_key == key_file.read_text().strip()
     assert len(a.secret_key) >= 32
     assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def _routes(app: Flask, method: str) -> list[str]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        if method in (rule.methods or set()) and rule.endpoint != "static":
+            out.append(re.sub(r"<(?:int:)?\w+>", "1", rule.rule))
+    return sorted(set(out))
+
+
+PUBLIC_GET = {"/", "/live", "/api/live", "/live/preview.jpg", "/api/live/commands/1", "/auth/login", "/auth/setup"}
+
+
+def test_every_post_route_rejects_a_missing_csrf_token(app: Flask, client: FlaskClient, auth: AuthActions,
+                                                       session_id: int) -> None:
+    auth.login()
+    posts = _routes(app, "POST")
+    assert len(posts) >= 12  # login setup logout password notes delete rename merge settings reset start stop
+    for path in posts:
+        r = client.post(path, data={"notes": "x", "name": "x", "into": "1", "runner": "x"})
+        assert r.status_code == 400, path
+        r = client.post(path, json={"runner": "x"}, headers={"X-CSRFToken": "forged"})
+        assert r.status_code == 400 and r.is_json, path
+    assert client.get("/sessions/").status_code == 200  # still logged in: nothing happened
+
+
+def test_everything_but_the_live_page_needs_login(app: Flask, client: FlaskClient, session_id: int) -> None:
+    for path in _routes(app, "GET"):
+        if path in PUBLIC_GET:
+            continue
+        r = client.get(path)
+        assert r.status_code in (302, 401), path
+        if r.status_code == 302:
+            assert r.location.startswith("/auth/login"), path
