@@ -296,7 +296,8 @@ class RunReport:
 
     frames: int = 0
     dropped: int = 0
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # the whole run, start-up (model, source) included
+    loop_s: float = 0.0  # first frame in to last frame done
     busy_s: float = 0.0  # loop time spent on frames (not waiting for them)
     inference_s: float = 0.0
     inference_frames: int = 0
@@ -311,11 +312,11 @@ class RunReport:
     peak_rss_mb: float = 0.0
 
     def line(self) -> str:
-        fps = self.frames / self.wall_s if self.wall_s > 0 else 0.0
+        fps = self.frames / self.loop_s if self.loop_s > 0 else 0.0
         per = 1000.0 * self.busy_s / self.frames if self.frames else 0.0
         inf = 1000.0 * self.inference_s / self.inference_frames if self.inference_frames else 0.0
         over = per - inf if self.inference_frames else per
-        parts = [f"{self.frames} frames in {self.wall_s:.1f} s = {fps:.1f} fps",
+        parts = [f"{self.frames} frames in {self.loop_s:.2f} s = {fps:.1f} fps (run {self.wall_s:.1f} s)",
                  f"{self.dropped} dropped"]
         if self.inference_frames:
             parts.append(f"loop {per:.2f} ms/frame = inference {inf:.2f} + overhead {over:.2f} ms "
@@ -388,6 +389,7 @@ class Station:
         if store.meta_updated_at("settings") is not None:
             self._current_settings()  # the web page's saved overrides apply from the start
         self._source_fps: float | None = None
+        self._first_frame_at: float | None = None
         board.when_pressed = self._pressed
 
     # -- small helpers -------------------------------------------------------------------------
@@ -595,6 +597,9 @@ class Station:
         self._flush_poses()
         t_done = time.perf_counter()
         self.report.busy_s += t_done - tick
+        if self._first_frame_at is None:
+            self._first_frame_at = tick
+        self.report.loop_s = t_done - self._first_frame_at
         if log.isEnabledFor(logging.DEBUG):
             log.debug("frame %d t=%.3f s: pose %.2f ms, analysis+cues+store %.2f ms, session %.2f ms, %d step(s)",
                       frame.index, t, 1e3 * (t_pose - tick), 1e3 * (t_an - t_pose), 1e3 * (t_done - t_an),
