@@ -172,3 +172,18 @@ def test_progress_bar_shows_on_a_terminal(tmp_path, movenet_path):
     assert proc.returncode == 0
     assert "/20 [" in terminal and "frame/s" in terminal and "%|" in terminal  # tqdm's bar, count and rate
     assert "20 frames" in proc.stdout and "frame/s" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"a,b,c\n1,2,3\n", "not a pose track CSV"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\x00", "not a text CSV file"),
+        (b"", "empty file"),
+    ],
+)
+def test_unreadable_track_csv_through_the_cli(tmp_path, content, words):
+    """Pose track CSVs are read by TrackSource wherever a source is opened; `analyze` is the command that does."""
+    bad = tmp_path / "session.csv"
+    bad.write_bytes(content)
+    assert_one_line_error(run("analyze", bad), words, str(bad))
