@@ -45,7 +45,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from station.gait.coco import BodyPart
-from station.gait.filters import TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH, half_width_s, local_quadratic
+from station.gait.filters import (
+    TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH,
+    half_width_s,
+    local_quadratic,
+    local_quadratic_var,
+)
 from station.gait.framing import (
     REASON_REVERSED,
     REASON_SMALL,
@@ -96,7 +101,7 @@ class AnalyzerSettings:
     # signals (feet, hip height) need only the step fundamental and its second harmonic
     cutoff_harmonics: float = 3.0
     # the drop template pools many steps, so it can keep more harmonics than one step's smoothed signal
-    template_cutoff_harmonics: float = 6.0
+    template_cutoff_harmonics: float = 4.0
     event_cutoff_harmonics: float = 2.0
     default_cadence_spm: float = 170.0  # step frequency assumed until steps have been measured
     # the stance ankle is lower than the swing ankle by 10-30 % of leg length in running (less in the image of
@@ -174,6 +179,7 @@ class GaitAnalyzer:
             "right": deque(maxlen=self.settings.template_steps),
         }
         self._periods: deque[float] = deque(maxlen=8)
+        self._stances: deque[float] = deque(maxlen=9)
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
         self._reversed_run = 0
         self.frames = 0
@@ -471,21 +477,28 @@ class GaitAnalyzer:
         okt = np.isfinite(theta)
         excursion = peak = t_peak = None
         if okt.sum() >= 2 and ts[okt][0] <= t_c and ts[okt][-1] >= t_e:
-            t_grid = t_c + U_GRID * (t_e - t_c)
+            # normalised time: since contact, in units of the typical recent stance (a step's own stance end
+            # is the noisiest of its events, so it does not stretch the template)
+            self._stances.append(t_e - t_c)
+            span = float(np.median(self._stances))
+            t_grid = t_c + U_GRID * span
             templ = self._templates[p.side]
-            samples = self._stance_samples(p.side, t_c, t_e)
+            samples = self._stance_samples(p.side, t_c, span)
             mean_curve = None
             if len(templ) >= st.template_min_steps:
-                mean_curve = self._template_curve(templ, t_e - t_c)
+                mean_curve, noise_var = self._template_curve(list(templ), span, st.template_cutoff_harmonics)
+                # where the peak is, from a template twice as smooth: its noise barely overlaps the fine one's,
+                # so reading the fine template there does not pick its noise up (a maximum would)
+                coarse, _ = self._template_curve(list(templ), span, st.template_cutoff_harmonics / 2.0)
             if samples is not None and samples[0][0] <= 0.0 <= samples[0][-1]:
                 u, d = samples
                 templ.append((u, d - float(np.mean(d))))
             if mean_curve is None:
                 flags.append(FLAG_WARMUP)
             else:
-                k = int(np.argmax(np.where(U_STANCE, mean_curve, -np.inf)))
+                k = int(np.argmax(np.where(U_STANCE, coarse, -np.inf)))
                 t_peak = float(t_grid[k])
-                fit = _fit_template(samples, mean_curve)
+                fit = _fit_template(samples, mean_curve, noise_var)
                 if fit is not None:
                     a, b = fit
                     excursion = b * float(mean_curve[k] - mean_curve[U_ZERO])
@@ -528,10 +541,9 @@ class GaitAnalyzer:
             flags=tuple(flags),
         )
 
-    def _stance_samples(self, side: str, t_c: float, t_e: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """Raw (unsmoothed) drop samples d(u) over the template span, u = normalised stance time."""
+    def _stance_samples(self, side: str, t_c: float, span: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Raw (unsmoothed) drop samples d(u) over the template span, u = (t - t_contact) / span."""
         t = np.asarray(self._t)
-        span = t_e - t_c
         lo = int(np.searchsorted(t, t_c + U_LO * span))
         hi = int(np.searchsorted(t, t_c + U_HI * span, side="right"))
         if hi - lo < 4:
@@ -543,27 +555,34 @@ class GaitAnalyzer:
         u = (t[lo:hi][ok] - t_c) / span
         return u, (1.0 if side == "right" else -1.0) * sig[ok]
 
-    def _template_curve(self, templ: deque[tuple[np.ndarray, np.ndarray]], stance_s: float) -> np.ndarray:
-        """This side's mean drop curve on U_GRID, from the pooled raw samples of its recent steps.
+    def _template_curve(
+        self, templ: list[tuple[np.ndarray, np.ndarray]], stance_s: float, harmonics: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """This side's mean drop curve on U_GRID and the variance of its noise, from recent steps.
 
-        Steps are sampled at different phases of the frame clock, so pooling them samples the
-        curve far more densely than one step does (equivalent-time sampling): the template keeps
-        a peak that a single 30 fps step would straddle. Each step's samples are centred on their
-        mean (the curve's offset is not needed); a local quadratic with a cutoff of
-        ``template_cutoff_harmonics`` x the step frequency smooths the pool.
+        The curve pools the raw samples of the side's recent steps. Steps are sampled at
+        different phases of the frame clock, so the pool samples the curve far more densely
+        than one step does (equivalent-time sampling): the template keeps a peak that one
+        30 fps step would straddle. Each step's samples are centred on their mean (the
+        offset is not needed); a local quadratic with a cutoff of ``harmonics`` x the step
+        frequency smooths the pool. The noise variance per grid point is the residual
+        variance of the pool times the smoother's noise gain.
         """
         u = np.concatenate([a for a, _ in templ])
         d = np.concatenate([b for _, b in templ])
         step_hz = self.cadence_spm / 60.0
-        h_u = TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH / (self.settings.template_cutoff_harmonics * step_hz) / stance_s
-        # at least a couple of samples of the pool under the kernel: widen for short pools
-        h_u = max(h_u, 3.0 * (U_HI - U_LO) / max(len(u), 1))
-        ok = np.ones_like(d, dtype=bool)
-        curve = np.array([local_quadratic(u, d, ok, float(g), h_u, min_points=4) for g in U_GRID])
+        h_u = TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH / (harmonics * step_hz) / stance_s
+        h_u = max(h_u, 3.0 * (U_HI - U_LO) / max(len(u), 1))  # a few pooled samples under the kernel
+        fits = np.array([local_quadratic_var(u, d, float(g), h_u) for g in U_GRID])
+        curve, gain = fits[:, 0], fits[:, 1]
         fin = np.isfinite(curve)
         if fin.sum() < 2:
-            return curve
-        return np.interp(U_GRID, U_GRID[fin], curve[fin])  # the grid's ends, just outside the pool, held flat
+            return curve, gain
+        curve = np.interp(U_GRID, U_GRID[fin], curve[fin])  # the grid's ends, just outside the pool, held flat
+        gain = np.interp(U_GRID, U_GRID[fin], gain[fin])
+        resid = d - np.interp(u, U_GRID, curve)
+        s2 = float(resid @ resid) / max(len(d) - 1, 1)
+        return curve, s2 * gain
 
     # ------------------------------------------------------------------ housekeeping
     def _trim(self) -> None:
@@ -583,20 +602,31 @@ class GaitAnalyzer:
                     p.best_index -= edrop
 
 
-def _fit_template(samples: tuple[np.ndarray, np.ndarray] | None, template: np.ndarray) -> tuple[float, float] | None:
-    """Least-squares fit d(u) = a + b * template(u) to one step's raw drop samples.
+def _fit_template(
+    samples: tuple[np.ndarray, np.ndarray] | None, template: np.ndarray, noise_var: np.ndarray
+) -> tuple[float, float] | None:
+    """Fit d(u) = a + b * template(u) to one step's raw drop samples; returns (a, b).
 
     Every raw sample of the stance and the flight around it counts, so the noise averages
-    over all of them, and the estimate is linear in the noise: no upward bias from taking a
-    maximum of noisy samples.
+    over all of them, and the estimate is linear in this step's noise: no upward bias from
+    taking a maximum of noisy samples. The template is itself an estimate; least squares on a
+    noisy regressor shrinks b by the reliability 1 - var(template noise) / var(template)
+    (errors in variables), which is divided out. A template that is mostly noise
+    (reliability under 0.5) gives no value rather than a made-up one.
     """
     if samples is None or not np.isfinite(template).all() or np.ptp(template) < 0.05:
         return None
     u, y = samples
     m = np.interp(u, U_GRID, template)
-    x = np.stack([np.ones_like(m), m], axis=1)
-    (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
-    return float(a), float(b)
+    mc = m - float(np.mean(m))
+    power = float(mc @ mc)
+    if power <= 0.0:
+        return None
+    reliability = 1.0 - float(np.sum(np.interp(u, U_GRID, noise_var))) / power
+    if not reliability >= 0.5:
+        return None
+    b = float((y - float(np.mean(y))) @ mc) / power / reliability
+    return float(np.mean(y)) - b * float(np.mean(m)), b
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:

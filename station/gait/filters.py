@@ -9,6 +9,8 @@ equivalent kernel), which is how a cutoff in Hz becomes a half-width in seconds.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # f_-3dB * h for local quadratic regression with tricube weights (continuous equivalent kernel)
@@ -58,3 +60,28 @@ def local_quadratic(
                 out[k] = coef[0]
                 break
     return out if values.ndim == 2 else out[0]
+
+
+def local_quadratic_var(t_s: np.ndarray, values: np.ndarray, t0_s: float, h_s: float) -> tuple[float, float]:
+    """Like :func:`local_quadratic` for one fully valid signal, also returning the noise gain.
+
+    Returns (value, gain): the fitted value is sum_j l_j y_j, and ``gain`` = sum_j l_j**2, so
+    white noise of variance s2 on the samples gives the value a variance of s2 * gain.
+    (NaN, NaN) when fewer than 4 samples fall within the kernel or t0 is not bracketed.
+    """
+    u = (t_s - t0_s) / h_s
+    inside = np.abs(u) < 1.0
+    if inside.sum() < 4:
+        return math.nan, math.nan
+    ui = u[inside]
+    if ui.min() > 0.0 or ui.max() < 0.0:
+        return math.nan, math.nan
+    w = (1.0 - np.abs(ui) ** 3) ** 3
+    x = np.stack([np.ones_like(ui), ui, ui * ui], axis=1)
+    a = (x * w[:, None]).T @ x
+    try:
+        row = np.linalg.solve(a, np.array([1.0, 0.0, 0.0]))
+    except np.linalg.LinAlgError:
+        return math.nan, math.nan
+    ell = w * (x @ row)  # equivalent kernel: value = ell @ y
+    return float(ell @ values[inside]), float(ell @ ell)

@@ -1,0 +1,94 @@
+"""Acceptance against real treadmill running with force-plate truth (Fukuchi et al. 2017, subject 1).
+
+The three shared s01 tracks, plus variants made here with ../shared/tools/mocap_track.py
+(other frame rates, sampling phase, keypoint noise, dropouts, camera roll). The
+variants were chosen before looking at their results; the validation script
+(scripts/validate_mocap.py) runs many more and prints every error table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.gait import AnalyzerSettings, analyze_track
+from station.keypoints import read_track_csv
+from station.validation import LIMITS, load_truth, validate_steps
+from tests.conftest import SHARED_DATA, require_shared
+
+TOOL = SHARED_DATA.parent / "tools" / "mocap_track.py"
+
+# (name, fps, phase, noise_frac, dropout, roll_deg, seed)
+VARIANTS = [
+    ("120fps_phase0.5_noise0.002_drop2", 120.0, 0.5, 0.002, 0.02, 0.0, 11),
+    ("45fps_phase0.3_noise0.003_roll-1.5", 45.0, 0.3, 0.003, 0.02, -1.5, 12),
+    ("30fps_phase0.7_drop5_roll3", 30.0, 0.7, 0.0, 0.05, 3.0, 13),
+]
+
+
+@pytest.fixture(scope="session")
+def mocap_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, float]]:
+    """Generate the variants once per session with the shared tool (numpy only; about a second each)."""
+    src = require_shared("mocap", "fukuchi2017")
+    if not TOOL.exists():
+        require_shared("..", "tools", "mocap_track.py")
+    out = tmp_path_factory.mktemp("mocap")
+    made = {}
+    for name, fps, phase, noise, dropout, roll, seed in VARIANTS:
+        track, truth = out / f"{name}.track.csv", out / f"{name}.truth.json"
+        subprocess.run(
+            [sys.executable, str(TOOL), "--run", str(src / "RBDS001runT25markers.txt"),
+             "--static", str(src / "RBDS001static.txt"), "--forces", str(src / "RBDS001runT25forces.txt"),
+             "--fps", str(fps), "--phase", str(phase), "--noise-frac", str(noise), "--dropout", str(dropout),
+             "--roll-deg", str(roll), "--seed", str(seed), "--track-out", str(track), "--truth-out", str(truth)],
+            check=True, capture_output=True, timeout=120,
+        )
+        made[name] = (track, truth, roll)
+    return made
+
+
+SHARED_TRACKS = [
+    ("s01_30fps_clean.track.csv", 0.0),
+    ("s01_30fps_noisy.track.csv", 0.0),
+    ("s01_60fps_roll2_noisy.track.csv", 2.0),
+]
+
+
+def _check(track: Path, truth: Path, roll: float) -> None:
+    t = read_track_csv(track)
+    tr = load_truth(truth)
+    # roll declared as the camera really was, so drop_peak is checked too
+    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=roll))
+    r = validate_steps(steps, tr, (float(t.t_s[0]), float(t.t_s[-1])))
+    table = f"{track.name}: {r.to_dict()}"
+    assert r.recall >= LIMITS["recall_min"], table
+    assert r.precision >= LIMITS["precision_min"], table
+    assert r.side_accuracy is not None and r.side_accuracy >= LIMITS["side_accuracy_min"], table
+    assert r.contact_error_median_s is not None and r.contact_error_median_s <= 0.040, table
+    assert r.cadence_error_spm is not None and abs(r.cadence_error_spm) <= 1.0, table
+    for side in ("left", "right"):
+        exc, peak = r.drop_excursion_error_deg[side], r.drop_peak_error_deg[side]
+        assert exc is not None and abs(exc) <= 0.75, table
+        assert peak is not None and abs(peak) <= 0.75, table
+
+
+@pytest.mark.parametrize(("name", "roll"), SHARED_TRACKS)
+def test_shared_s01_tracks_meet_the_acceptance_limits(mocap_dir: Path, name: str, roll: float) -> None:
+    _check(mocap_dir / name, mocap_dir / "s01.truth.json", roll)
+
+
+@pytest.mark.parametrize("name", [v[0] for v in VARIANTS])
+def test_generated_variants_meet_the_acceptance_limits(mocap_variants, name: str) -> None:
+    track, truth, roll = mocap_variants[name]
+    _check(track, truth, roll)
+
+
+def test_undeclared_roll_leaves_peak_null_and_excursion_unchanged(mocap_dir: Path) -> None:
+    t = read_track_csv(mocap_dir / "s01_60fps_roll2_noisy.track.csv")
+    plain = analyze_track(t.t_s, t.xy, t.score)
+    declared = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=2.0))
+    assert all(s.drop_peak_deg is None for s in plain)
+    assert [s.drop_excursion_deg for s in plain] == [s.drop_excursion_deg for s in declared]
