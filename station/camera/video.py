@@ -63,6 +63,7 @@ class VideoFileSource(FrameSource):
     def __init__(self, path: str | Path, *, strict: bool = True, threads: bool = True) -> None:
         import av  # deferred: `gait-station models list` should not pay for FFmpeg
 
+        _quiet_ffmpeg_logging()
         self.path = Path(path)
         self.name = self.path.name
         self.strict = strict
@@ -186,6 +187,18 @@ class VideoFileSource(FrameSource):
         if not self._closed:
             self._container.close()
         super().close()
+
+
+def _quiet_ffmpeg_logging() -> None:
+    """Keep FFmpeg's own chatter ("partial file", "moov atom not found") off stderr.
+
+    PyAV 13 and later do not forward FFmpeg's log at all by default; PyAV 12
+    and earlier (Raspberry Pi OS ships 10) forward it to Python's ``libav.*``
+    loggers, which would print it next to our one-line error. It stays visible
+    when the station logs at DEBUG (-vv).
+    """
+    if not logging.getLogger("station").isEnabledFor(logging.DEBUG):
+        logging.getLogger("libav").setLevel(logging.CRITICAL)
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
