@@ -190,6 +190,7 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
         options = RunOptions(
             source_name=spec if live else Path(spec).name,
             model_name="" if is_track else (Path(model_file).name if model_file else model_name),
+            live=live,
             latest_only=live or realtime,
             speed=speed if (realtime and not live) else None,
             session_at_once=None if live else "file",

@@ -63,6 +63,7 @@ from station.store import SESSION_COMPLETED, Store
 log = logging.getLogger(__name__)
 
 MANUAL_ABSENT_S = 300.0  # a button/web session ends after this long with nobody in view
+STALL_S = 5.0  # a live source silent this long counts as lost (a hung driver raises nothing)
 MODEL_FAILURES_FATAL = 30  # consecutive failed inferences before the station gives up
 PREVIEW_MAX_WIDTH = 640
 
@@ -80,6 +81,7 @@ class CaptureEvent:
     message: str = ""
     wall_s: float = 0.0
     error: BaseException | None = None
+    stalled: bool = False  # raised by the loop, not the capture thread: cleared by the next frame
 
 
 class FrameGrabber(threading.Thread):
@@ -91,7 +93,7 @@ class FrameGrabber(threading.Thread):
 
     def __init__(
         self,
-        first: FrameSource,
+        first: FrameSource | None,
         open_source: Callable[[], FrameSource],
         *,
         latest_only: bool,
@@ -100,8 +102,10 @@ class FrameGrabber(threading.Thread):
         retry_first_s: float = 0.5,
         retry_max_s: float = 10.0,
         queue_frames: int = 4,
+        lost_since: float | None = None,
     ) -> None:
         super().__init__(name="capture", daemon=True)
+        self._initial_lost = lost_since  # the camera did not open at start: report its arrival as "back"
         self._source: FrameSource | None = first
         self._open = open_source
         self.latest_only = latest_only
@@ -119,6 +123,7 @@ class FrameGrabber(threading.Thread):
         self.decode_s = 0.0
         self._offset_s = 0.0
         self._last_t: float | None = None
+        self._pumped = 0
 
     # -- consumer side -----------------------------------------------------------------------
     def get(self, timeout_s: float) -> Frame | CaptureEvent | None:
@@ -166,7 +171,7 @@ class FrameGrabber(threading.Thread):
 
     def run(self) -> None:
         delay_s = self.retry_first_s
-        lost_since: float | None = None
+        lost_since: float | None = self._initial_lost
         while not self._stop_event.is_set():
             source = self._source
             if source is None:
@@ -179,11 +184,14 @@ class FrameGrabber(threading.Thread):
                     delay_s = min(delay_s * 2, self.retry_max_s)
                     continue
                 self._source = source
+            ended: BaseException | None = None
+            self._pumped = 0
             try:
-                ended = self._pump(source, lost_since)
-                lost_since = None if ended is None else lost_since
+                self._pump(source, lost_since)
             except Exception as exc:
                 ended = exc
+            if self._pumped:  # it delivered frames (and "back" was posted): a new failure is a new loss
+                lost_since = None
             with contextlib.suppress(Exception):
                 source.close()
             self._source = None
@@ -238,6 +246,7 @@ class FrameGrabber(threading.Thread):
                     return None
             self._last_t = t
             self.frames_read += 1
+            self._pumped += 1
             if self._offset_s:
                 frame = dataclasses.replace(frame, t_s=t)
                 if frame.pose is not None:
@@ -256,6 +265,7 @@ class FrameGrabber(threading.Thread):
 class RunOptions:
     source_name: str = "source"
     model_name: str = ""
+    live: bool = False  # a camera: retried from the start if it does not open, watched for stalls
     latest_only: bool = True  # live and paced sources: only the newest frame
     speed: float | None = None  # pace a non-live source by its timestamps
     session_at_once: str | None = None  # trigger of a session that starts with the stream (and ends at its end)
@@ -267,6 +277,7 @@ class RunOptions:
     pose_flush_s: float = 1.0
     retry_first_s: float = 0.5
     retry_max_s: float = 10.0
+    stall_s: float = STALL_S
 
 
 @dataclass
@@ -390,6 +401,8 @@ class Station:
             self._current_settings()  # the web page's saved overrides apply from the start
         self._source_fps: float | None = None
         self._first_frame_at: float | None = None
+        self._last_frame_wall: float | None = None
+        self._live = False
         board.when_pressed = self._pressed
 
     # -- small helpers -------------------------------------------------------------------------
@@ -573,6 +586,9 @@ class Station:
 
     def process_frame(self, frame: Frame) -> None:
         tick = time.perf_counter()
+        self._last_frame_wall = time.monotonic()
+        if self._camera_lost is not None and self._camera_lost.stalled:
+            self._camera_event(CaptureEvent("back", "frames again", self._last_frame_wall))
         pose = self._pose_for(frame)
         t_pose = time.perf_counter()
         self._last_frame, self._last_pose = frame, pose
@@ -656,6 +672,9 @@ class Station:
         s = self.session
         t = s.last_t_s if s is not None else 0.0
         if ev.kind == "lost":
+            if self._camera_lost is not None:  # already shown (a stall, then the capture thread's own report)
+                log.warning("camera still lost: %s", ev.message)
+                return
             self._camera_lost = ev
             self.report.camera_gaps += 1
             self._led_before_fault = self.board.led_state
@@ -667,6 +686,8 @@ class Station:
                                           "reason": ev.message})
             self._emit("camera", state="lost", message=ev.message)
         elif ev.kind == "back":
+            if self._camera_lost is None:
+                return
             lost = self._camera_lost
             self._camera_lost = None
             gap_s = ev.wall_s - lost.wall_s if lost is not None else 0.0
@@ -815,16 +836,29 @@ class Station:
         if interrupted:
             log.warning("marked session(s) %s as interrupted (the station stopped without closing them)",
                         ", ".join(map(str, interrupted)))
-        source = self._open_source()
-        self._source_fps = source.fps
-        gives_poses = bool(getattr(source, "gives_poses", False)) or type(source).__name__ == "TrackSource"
+        source: FrameSource | None = None
+        open_error: StationError | None = None
+        try:
+            source = self._open_source()
+        except StationError as exc:
+            if not self.options.live:
+                raise
+            open_error = exc  # a camera missing at boot: keep running, show the fault, retry
+        self._source_fps = source.fps if source is not None else None
+        gives_poses = source is not None and (bool(getattr(source, "gives_poses", False))
+                                              or type(source).__name__ == "TrackSource")
         if not gives_poses and self._estimator_factory is not None:
             self.estimator = self._estimator_factory()
-        grabber = FrameGrabber(source, self._open_source, latest_only=self.options.latest_only or source.live,
+        live = self.options.live or (source is not None and source.live)
+        self._live = live
+        grabber = FrameGrabber(source, self._open_source, latest_only=self.options.latest_only or live,
                                speed=self.options.speed, retry=True, retry_first_s=self.options.retry_first_s,
-                               retry_max_s=self.options.retry_max_s)
+                               retry_max_s=self.options.retry_max_s,
+                               lost_since=time.monotonic() if open_error is not None else None)
         self.board.set_led(Led.READY)
         self._state = "idle"
+        if open_error is not None:
+            self._camera_event(CaptureEvent("lost", f"cannot open the camera: {open_error}", time.monotonic()))
         fatal: BaseException | None = None
         try:
             grabber.start()
@@ -845,6 +879,11 @@ class Station:
                         break
                     else:
                         raise item.error if item.error is not None else SourceError(item.message)
+                stall_s = self.options.stall_s
+                if (self._live and self._camera_lost is None and self._last_frame_wall is not None
+                        and now - self._last_frame_wall > stall_s):
+                    self._camera_event(CaptureEvent("lost", f"no frames for {stall_s:g} s (camera stalled)", now,
+                                                    stalled=True))
                 self._poll(now)
                 self._write_status(now)
                 self._write_preview(now)

@@ -318,6 +318,40 @@ def test_camera_lost_mid_session_comes_back(rig_factory: Callable[..., Rig]) -> 
     assert sum(1 for _, v in red if v) >= 1
 
 
+def test_camera_missing_at_start_lost_twice_and_stalled(rig_factory: Callable[..., Rig]) -> None:
+    runner = SimulatedRunner(RunnerParams(seed=13))
+    opens: list[str] = []
+
+    class StallingCamera(FlakyCamera):
+        def frames(self) -> Iterator[Frame]:
+            for frame in super().frames():
+                if frame.index == 60:
+                    time.sleep(0.8)  # a driver that hangs for a while without raising
+                yield frame
+
+    def open_camera() -> FrameSource:
+        opens.append("open")
+        if len(opens) == 1:
+            raise SourceError("camera: not connected")  # not there at boot
+        if len(opens) == 2:
+            return FlakyCamera(runner, 0.0, 6.0, 0.0)
+        return StallingCamera(runner, 7.0, None, 0.0)
+
+    settings = Settings(session=SessionSettings(auto=True, appear_s=0.5, absent_s=30.0))
+    rig = rig_factory(settings, live=True, latest_only=True, retry_first_s=0.05, stall_s=0.3)
+    stop = threading.Event()
+    rig.hooks.append(lambda kind, data: stop.set() if kind == "step" and data["step"]["t_end_s"] > 12.0 else None)
+    station = rig.run(open_camera, stop=stop)
+    assert len(opens) == 3
+    assert station.report.camera_gaps == 3  # at start (no session yet), mid-session, and the stall
+    [s] = rig.store.sessions()
+    cams = [(c["state"], c["reason"]) for c in cue_rows(rig.store, s["id"], "camera")]
+    assert [c[0] for c in cams] == ["lost", "back", "lost", "back"]
+    assert "disconnected" in cams[0][1] and "stalled" in cams[2][1]
+    assert len(s["summary"]["camera_gaps"]) == 2
+    assert rig.store.status()["camera_ok"] is True
+
+
 def test_a_full_disk_is_a_clean_error(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(session_at_once="file")
     page_count = rig.store.db.execute("PRAGMA page_count").fetchone()[0]
