@@ -73,6 +73,8 @@ class VideoFileSource(FrameSource):
             raise InputError(f"{self.path}: is a directory, not a video file")
         try:
             self._container: Any = av.open(str(self.path), mode="r")
+        except PermissionError:  # PyAV's own PermissionError is also an FFmpegError
+            raise SourceError(f"{self.path}: cannot read (permission denied)") from None
         except av.error.FFmpegError as exc:
             raise SourceError(
                 f"{self.path}: not a readable video ({_ffmpeg_reason(exc)}; not a video, or cut off before its index)"
