@@ -49,7 +49,7 @@ from station.gait.filters import (
     TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH,
     half_width_s,
     local_quadratic,
-    local_quadratic_var,
+    local_quadratic_grid,
 )
 from station.gait.framing import (
     REASON_REVERSED,
@@ -573,8 +573,7 @@ class GaitAnalyzer:
         step_hz = self.cadence_spm / 60.0
         h_u = TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH / (harmonics * step_hz) / stance_s
         h_u = max(h_u, 3.0 * (U_HI - U_LO) / max(len(u), 1))  # a few pooled samples under the kernel
-        fits = np.array([local_quadratic_var(u, d, float(g), h_u) for g in U_GRID])
-        curve, gain = fits[:, 0], fits[:, 1]
+        curve, gain = local_quadratic_grid(u, d, U_GRID, h_u)
         fin = np.isfinite(curve)
         if fin.sum() < 2:
             return curve, gain

@@ -85,3 +85,25 @@ def local_quadratic_var(t_s: np.ndarray, values: np.ndarray, t0_s: float, h_s: f
         return math.nan, math.nan
     ell = w * (x @ row)  # equivalent kernel: value = ell @ y
     return float(ell @ values[inside]), float(ell @ ell)
+
+
+def local_quadratic_grid(
+    t_s: np.ndarray, values: np.ndarray, grid_s: np.ndarray, h_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`local_quadratic_var` at every point of ``grid_s`` at once (vectorised); NaN where undefined."""
+    u = (t_s[None, :] - grid_s[:, None]) / h_s  # (G, N)
+    inside = np.abs(u) < 1.0
+    w = np.where(inside, (1.0 - np.minimum(np.abs(u), 1.0) ** 3) ** 3, 0.0)
+    moments = np.stack([np.sum(w * u**p, axis=1) for p in range(5)], axis=1)  # (G, 5): sum w u^p
+    a = np.stack([moments[:, i:i + 3] for i in range(3)], axis=1)  # (G, 3, 3) Hankel
+    ok = (inside.sum(axis=1) >= 4) & (np.where(inside, u, np.inf).min(axis=1) <= 0.0) & (
+        np.where(inside, u, -np.inf).max(axis=1) >= 0.0)
+    det = np.linalg.det(a)
+    ok &= np.abs(det) > 1e-12 * np.maximum(moments[:, 0], 1e-300) ** 3
+    rows = np.zeros((len(grid_s), 3))
+    if ok.any():
+        rows[ok] = np.linalg.solve(a[ok], np.tile(np.array([1.0, 0.0, 0.0]), (int(ok.sum()), 1))[..., None])[..., 0]
+    ell = w * (rows[:, 0:1] + rows[:, 1:2] * u + rows[:, 2:3] * u * u)  # (G, N) equivalent kernels
+    value = np.where(ok, ell @ values, np.nan)
+    gain = np.where(ok, np.sum(ell * ell, axis=1), np.nan)
+    return value, gain
