@@ -7,7 +7,10 @@ as ``../shared/tools/mocap_track.py`` does for the real motion-capture tracks:
 
 * **steps**: contacts alternate left/right at the given cadence (with a little
   step-to-step jitter); each foot is on the belt for ``duty_factor`` of its
-  stride, moving backwards at belt speed, then swings forward with a heel kick;
+  stride, moving backwards at belt speed, then swings forward with a heel kick.
+  As in the real treadmill tracks of ``../shared/data/mocap``, the two ankles
+  appear at the same image height at initial contact (the landing foot coming
+  down, the other one rising a flight phase after its toe-off);
 * **pelvis**: the hip joint centres ride up and down (lowest at mid-stance,
   ``vertical_oscillation_m`` peak to peak), sway toward the stance side, and
   the pelvis tilts in the frontal plane: during each stance the swing-side hip
