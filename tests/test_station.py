@@ -419,3 +419,20 @@ def test_step_dicts_keep_session_relative_times(rig_factory: Callable[..., Rig])
     assert steps and all(0.0 <= st["t_contact_s"] <= 10.0 - t0 for st in steps)
     track = rig.store.pose_track(s["id"])
     assert track.t_s[0] == 0.0 and track.score[0].max() > 0  # the pose track starts with the runner in view
+
+
+def test_the_stored_pose_track_reanalyses_to_the_same_steps(rig_factory: Callable[..., Rig]) -> None:
+    from station.gait.analyzer import AnalyzerSettings, analyze_track
+
+    params = RunnerParams(absent=((0.0, 1.5),), first_contact_s=1.7, seed=21)
+    settings = Settings(session=SessionSettings(auto=True, appear_s=1.0, absent_s=5.0))
+    rig = rig_factory(settings)
+    rig.run(sim_source(params, 20.0))
+    [s] = rig.store.sessions()
+    live = rig.store.steps(s["id"])
+    track = rig.store.pose_track(s["id"])
+    offline = analyze_track(track.t_s, track.xy, track.score, AnalyzerSettings())
+    assert len(live) == len(offline) > 30
+    for a, b in zip(live, offline, strict=True):
+        assert a["side"] == b.side and a["t_contact_s"] == pytest.approx(b.t_contact_s, abs=1e-3)
+        assert a["drop_excursion_deg"] == pytest.approx(b.drop_excursion_deg, abs=0.01)
