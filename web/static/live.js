@@ -50,7 +50,7 @@
       });
       var cue = s.cue ? s.cue.state : "none";
       $("cue").className = "cue cue-" + cue;
-      setText("cue", s.cue ? s.cue.state.replace("_", " ") : "measuring");
+      setText("cue", s.cue ? s.cue.state.split("_").join(" ") : "measuring");
       setText("cue-reason", s.cue ? s.cue.reason : "");
       var ol = $("last-steps");
       ol.textContent = "";
