@@ -35,7 +35,8 @@ def match(truth: list[dict], steps: list[Step], tol_s: float = 0.06) -> list[tup
 
 CASES = {
     "posterior 30 fps": (RunnerParams(drop_left_deg=3.0, drop_right_deg=5.0, seed=3), 30.0, "posterior"),
-    "noisy, dropouts": (RunnerParams(drop_left_deg=3.0, drop_right_deg=5.0, noise_px=1.5, dropout=0.02, seed=4),
+    # keypoint noise of 0.3 % of the runner's image height (~1 px here) and 2 % dropouts, as the shared noisy tracks
+    "noisy, dropouts": (RunnerParams(drop_left_deg=3.0, drop_right_deg=5.0, noise_px=1.0, dropout=0.02, seed=4),
                         30.0, "posterior"),
     "fast cadence 60 fps": (RunnerParams(drop_left_deg=2.0, drop_right_deg=2.0, cadence_spm=185, seed=5), 60.0,
                             "posterior"),
@@ -60,7 +61,7 @@ def test_the_analyzer_finds_the_steps_and_drop_put_in(name: str) -> None:
         put_in = np.mean([t["drop_excursion_deg"] for t, s in pairs if t["side"] == side])
         found = np.mean([s.drop_excursion_deg for t, s in pairs if t["side"] == side and s.drop_excursion_deg
                          is not None])
-        assert found == pytest.approx(put_in, abs=0.6), side
+        assert found == pytest.approx(put_in, abs=0.75), side  # issue 3's accuracy for the per-side mean
     cadence = 60.0 / np.median(np.diff([t["t_contact_s"] for t in truth]))
     measured = np.median([s.cadence_spm for s in steps if s.cadence_spm])
     assert measured == pytest.approx(cadence, abs=2.0)
