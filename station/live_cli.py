@@ -240,11 +240,14 @@ def start_web(db: Path, port: int) -> tuple[subprocess.Popen[bytes] | None, str 
     host = "127.0.0.1"
     port = _free_port(host, port)
     cmd = [sys.executable, "-m", "station.cli", "serve", "--db", str(db), "--host", host, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = db.parent / "web.log"  # a file, not a pipe nobody reads (a full pipe would block the server)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15.0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip().splitlines()
+            err = log_path.read_text(errors="replace").strip().splitlines()
             log.warning("the web page did not start: %s", err[-1] if err else f"exit {proc.returncode}")
             return None, None
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
