@@ -189,7 +189,7 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
         board = open_board(settings, mock_pins)
         options = RunOptions(
             source_name=spec if live else Path(spec).name,
-            model_name="" if is_track else (Path(model_file).name if model_file else model_name),
+            model_name="" if is_track else model_name,  # the manifest name, also when --model-path gives the file
             live=live,
             latest_only=live or realtime,
             speed=speed if (realtime and not live) else None,
