@@ -137,6 +137,8 @@ def login() -> Any:
         current_app.logger.warning("failed login from %s", request.remote_addr)
         flash("Wrong password.", "error")
         return render_template("auth/login.html", next=request.form.get("next", "")), 401
+    if is_logged_in():
+        return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", next=request.args.get("next", ""))
 
 
