@@ -71,7 +71,7 @@ def store(db_path: Path, app: Flask) -> Iterator[Store]:
 
 
 def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
-    page = client.get(path).get_data(as_text=True)
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = _TOKEN_RE.search(page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
