@@ -289,3 +289,12 @@ def test_settings_are_validated() -> None:
         AnalyzerSettings(view="sideways")
     with pytest.raises(ValueError):
         AnalyzerSettings(camera_roll_deg=float("nan"))
+
+
+@pytest.mark.parametrize(("cadence_spm", "fps"), [(120.0, 30.0), (200.0, 60.0)])
+def test_latency_holds_at_slow_and_fast_cadences(cadence_spm: float, fps: float) -> None:
+    t, xy, score, truth = synth_run(cadence_spm=cadence_spm, fps=fps, stance_s=0.3 if cadence_spm < 150 else 0.2)
+    analyzer = GaitAnalyzer()
+    latency = [t[i] - s.t_end_s for i in range(len(t)) for s in analyzer.update(t[i], xy[i], score[i])]
+    assert len(latency) >= len(truth) - 3
+    assert max(latency) <= 0.25

@@ -103,6 +103,9 @@ class AnalyzerSettings:
     # the drop template pools many steps, so it can keep more harmonics than one step's smoothed signal
     template_cutoff_harmonics: float = 4.0
     event_cutoff_harmonics: float = 2.0
+    # the smoothers' lag (half their kernel) is capped so that a step is out within 0.25 s of its end even at
+    # slow cadences and 30 fps: 0.25 s minus a frame interval and the sub-frame rounding
+    max_lag_s: float = 0.2
     default_cadence_spm: float = 170.0  # step frequency assumed until steps have been measured
     # the stance ankle is lower than the swing ankle by 10-30 % of leg length in running (less in the image of
     # a distant runner seen from a low camera); 3 % is over 4 sd of the smoothed ankle-height difference at
@@ -295,7 +298,8 @@ class GaitAnalyzer:
         step_hz = self.cadence_spm / 60.0
         h_metric = half_width_s(self.settings.cutoff_harmonics * step_hz, dt)
         h_event = half_width_s(self.settings.event_cutoff_harmonics * step_hz, dt)
-        return h_metric, h_event
+        cap = self.settings.max_lag_s
+        return min(h_metric, cap), min(h_event, cap)
 
     def _advance(self, final: bool) -> list[Step]:
         out: list[Step] = []
