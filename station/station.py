@@ -8,7 +8,10 @@ Two threads:
   and counted. A file or pose track without pacing is read as fast as the
   consumer takes it, and nothing is dropped. When a live source fails or ends
   the grabber reports the loss, retries with exponential back-off and reports
-  the return; time after a reconnect stays monotonic.
+  the return; time after a reconnect stays monotonic. A camera that is missing
+  at start, or silent for ``stall_s`` without raising, counts as lost too: the
+  station keeps running (heartbeat, web commands), blinks red, records the gap
+  in the running session (a ``camera`` cue event and a session note) and logs it.
 * **the loop** (:meth:`Station.run`, the caller's thread) runs the pose model,
   the analyzer, the cue policy and the board, and writes the database. Each
   emitted step goes to the board first (the cue is on the pins within
