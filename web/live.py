@@ -127,9 +127,9 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
                     rolling[side]["drop_excursion_deg"] = float(info["drop_deg"])
                 if isinstance(info.get("level"), str):
                     rolling[side]["level"] = info["level"]
-        if isinstance(live.get("cue"), str) and live["cue"]:
-            reason = cue["reason"] if cue and cue.get("state") == live["cue"] else ""
-            cue = {"kind": "led", "state": live["cue"], "side": None, "value": None, "reason": reason, "t_s": None}
+        if isinstance(live.get("cue"), str) and live["cue"] and not (cue and cue.get("state") == live["cue"]):
+            # the heartbeat is newer than the last stored cue: its state wins, without the stored cue's details
+            cue = {"kind": "led", "state": live["cue"], "side": None, "value": None, "reason": "", "t_s": None}
     return {
         "id": sid,
         "runner": session.get("runner"),
