@@ -369,12 +369,12 @@ class Store:
 
     def steps(self, session_id: int) -> list[dict[str, Any]]:
         rows = self.db.query("select * from steps where session_id = ? order by idx", [session_id])
-        return [_decode_step(r) for r in rows]
+        return [decode_step(r) for r in rows]
 
     def steps_since(self, session_id: int, after_idx: int) -> list[dict[str, Any]]:
         rows = self.db.query("select * from steps where session_id = ? and idx > ? order by idx",
                              [session_id, after_idx])
-        return [_decode_step(r) for r in rows]
+        return [decode_step(r) for r in rows]
 
     # -- cue events ----------------------------------------------------------------------------
     def add_cue(self, session_id: int, event: dict[str, Any]) -> int:
@@ -490,13 +490,14 @@ def _decode_session(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _decode_step(row: dict[str, Any]) -> dict[str, Any]:
+def decode_step(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``steps`` row with its ``extra`` JSON (quality flags, further metrics) merged in."""
     row = dict(row)
     extra = row.pop("extra", None)
     if extra:
         try:
             for k, v in json.loads(extra).items():
                 row.setdefault(k, v)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, AttributeError):
             pass
     return row

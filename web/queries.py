@@ -7,24 +7,10 @@ page, which polls every second and must not load a whole session's steps.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from station.store import Store
-
-
-def _decode_step(row: dict[str, Any]) -> dict[str, Any]:
-    """A step row as Store.steps returns it: the ``extra`` JSON merged in."""
-    row = dict(row)
-    extra = row.pop("extra", None)
-    if extra:
-        try:
-            for k, v in json.loads(extra).items():
-                row.setdefault(k, v)
-        except (json.JSONDecodeError, AttributeError):
-            pass
-    return row
+from station.store import Store, decode_step
 
 
 def side_means(store: Store, session_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -57,7 +43,7 @@ def last_steps(store: Store, session_id: int, limit: int, side: str | None = Non
         where += " and side = ?"
         params.append(side)
     rows = store.db.query(f"select * from steps where {where} order by idx desc limit ?", [*params, limit])
-    return [_decode_step(r) for r in reversed(list(rows))]
+    return [decode_step(r) for r in reversed(list(rows))]
 
 
 def last_measured_steps(store: Store, session_id: int, side: str, limit: int) -> list[dict[str, Any]]:
@@ -65,7 +51,7 @@ def last_measured_steps(store: Store, session_id: int, side: str, limit: int) ->
     rows = store.db.query(
         "select * from steps where session_id = ? and side = ? and drop_excursion_deg is not null "
         "order by idx desc limit ?", [session_id, side, limit])
-    return [_decode_step(r) for r in reversed(list(rows))]
+    return [decode_step(r) for r in reversed(list(rows))]
 
 
 def last_cue(store: Store, session_id: int, kinds: Sequence[str] = ("led", "framing")) -> dict[str, Any] | None:
