@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,21 @@ def open_board(settings: Settings, mock: bool) -> Any:
 
     if mock:
         return CueBoard.from_settings(settings, pin_factory=mock_factory())
-    try:
-        return CueBoard.from_settings(settings)
-    except BoardError as exc:
-        log.warning("%s: using mock pins, cues show in the log and the web page only", exc)
-        return CueBoard.from_settings(settings, pin_factory=mock_factory())
+    # gpiozero warns once per pin library it cannot load before it settles on one (or none): keep those
+    # for the debug log instead of a screenful of Python warnings on every start off the Pi
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            board = CueBoard.from_settings(settings)
+        except BoardError as exc:
+            board = None
+            failure = exc
+    for w in caught:
+        log.debug("gpiozero: %s", w.message)
+    if board is not None:
+        return board
+    log.warning("%s: using mock pins, cues show in the log and the web page only", failure)
+    return CueBoard.from_settings(settings, pin_factory=mock_factory())
 
 
 @contextlib.contextmanager
@@ -170,6 +181,9 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
         from station.errors import MissingFileError
 
         raise MissingFileError(f"{spec}: no such file (sources are auto, camera, webcam[:N], a video or a track CSV)")
+    if not live:
+        # a file that is not a video or a pose track fails here, in one line, before a session or the pins start
+        open_source(spec).close()
     if realtime and live:
         log.info("--realtime has no effect on a camera: it runs in real time anyway")
     model_name = model or settings.model.name
