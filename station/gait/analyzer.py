@@ -45,11 +45,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from station.gait.coco import BodyPart
+from station.gait.drop_model import BASE, StrideDropModel
 from station.gait.filters import (
-    TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH,
     half_width_s,
     local_quadratic,
-    local_quadratic_grid,
 )
 from station.gait.framing import (
     REASON_REVERSED,
@@ -75,15 +74,6 @@ N_SIG = 10
 EVENT_COLS = [C_D, C_HIPY]
 METRIC_COLS = [C_THETA, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R]
 
-# the drop template lives on stance time normalised to contact = 0, end of stance = 1, extended into the
-# flight phases on either side (flight is ~0.3 stance times in running) so that the fit of each step's
-# obliquity to the template uses the samples around contact too
-U_LO, U_HI = -0.3, 1.0
-U_GRID = np.linspace(U_LO, U_HI, 1 + int(round((U_HI - U_LO) * 40)))
-U_ZERO = int(np.argmin(np.abs(U_GRID)))
-U_STANCE = (U_GRID >= 0.0) & (U_GRID <= 1.0)
-
-
 @dataclass(frozen=True)
 class AnalyzerSettings:
     """Analyzer settings. Every constant comes from running physiology or signal processing, not from one file."""
@@ -100,8 +90,13 @@ class AnalyzerSettings:
     # smoothing: the obliquity keeps the first `cutoff_harmonics` harmonics of the step frequency; the event
     # signals (feet, hip height) need only the step fundamental and its second harmonic
     cutoff_harmonics: float = 3.0
-    # the drop template pools many steps, so it can keep more harmonics than one step's smoothed signal
-    template_cutoff_harmonics: float = 4.0
+    # the drop model (station.gait.drop_model): obliquity over the stride as this many harmonics of the stride
+    # frequency (4 harmonics of the step frequency; 99.9 % of the cycle's power in real running), each shrunk
+    # by its own signal-to-noise ratio
+    drop_harmonics: int = 8
+    # the model forgets with this time constant in steps (about 2 minutes of running): a tiring runner's
+    # drop changes over minutes
+    drop_memory_steps: float = 300.0
     event_cutoff_harmonics: float = 2.0
     # the smoothers' lag (half their kernel) is capped so that a step is out within 0.25 s of its end even at
     # slow cadences and 30 fps: 0.25 s minus a frame interval and the sub-frame rounding
@@ -116,13 +111,12 @@ class AnalyzerSettings:
     min_bounce_leg: float = 0.01
     max_gap_s: float = 0.3  # longer stretches without feet/hips reset the side tracking
     min_hip_width_px: float = 15.0  # below this, 1 px of keypoint error is more than 4 deg of obliquity
-    # the first steps of each side only teach the template: fewer than this many curves is too noisy a shape
+    # the first steps of each side only teach the drop model: fewer than this many strides leave it undetermined
     template_min_steps: int = 3
     # contact from the knee of the landing ankle's trajectory instead of the feet's crossing: robust to camera
     # distance (median error <= 30 ms at 2-5 m against 47-50 ms for the crossing), but 25 ms early and
     # noisier at 3 m, where the crossing is within 5 ms; off by default (see the validation report)
     refine_contact: bool = False
-    template_steps: int = 20  # steps per side (~15 s of running) whose mean drop curve gives the shape and peak time
     buffer_s: float = 4.0
 
     def __post_init__(self) -> None:
@@ -181,10 +175,9 @@ class GaitAnalyzer:
         self._last_valid_t: float | None = None
         self._last_contact_s: float | None = None
         self._pending: list[_Pending] = []
-        self._templates: dict[str, deque[tuple[np.ndarray, np.ndarray]]] = {
-            "left": deque(maxlen=self.settings.template_steps),
-            "right": deque(maxlen=self.settings.template_steps),
-        }
+        self._drop = StrideDropModel(self.settings.drop_harmonics, self.settings.drop_memory_steps,
+                                     self.settings.template_min_steps)
+        self._owned_until_s = -math.inf  # raw samples up to here have gone into the drop model
         self._periods: deque[float] = deque(maxlen=8)
         self._stances: deque[float] = deque(maxlen=9)
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
@@ -373,7 +366,7 @@ class GaitAnalyzer:
             self._reset_tracking()
         # steps whose stance is over and whose smoothed signals are in: emit
         for p in list(self._pending):
-            if p.t_end_s is not None and t >= p.t_contact_s + max(1.0, U_HI) * (p.t_end_s - p.t_contact_s):
+            if p.t_end_s is not None and t >= p.t_end_s:
                 self._pending.remove(p)
                 step = self._finalize(p)
                 if step is not None:
@@ -526,40 +519,20 @@ class GaitAnalyzer:
             flags.append(FLAG_GAPS)
         sgn = 1.0 if p.side == "right" else -1.0
 
-        # drop: d(t) = +theta in right stance, -theta in left stance
-        theta = sig[:, C_THETA]
-        okt = np.isfinite(theta)
+        # drop: d(t) = +theta in right stance, -theta in left stance, from the stride model (station.gait.drop_model)
+        self._stances.append(t_e - t_c)
+        period = self._period_s(t_c, p.t_prev_contact_s)
         excursion = peak = t_peak = None
-        if okt.sum() >= 2 and ts[okt][0] <= t_c and ts[okt][-1] >= t_e:
-            # normalised time: since contact, in units of the typical recent stance (a step's own stance end
-            # is the noisiest of its events, so it does not stretch the template)
-            self._stances.append(t_e - t_c)
-            span = float(np.median(self._stances))
-            t_grid = t_c + U_GRID * span
-            templ = self._templates[p.side]
-            samples = self._stance_samples(p.side, t_c, span)
-            mean_curve = None
-            if len(templ) >= st.template_min_steps:
-                mean_curve, noise_var = self._template_curve(list(templ), span, st.template_cutoff_harmonics)
-                # where the peak is, from a template twice as smooth: its noise barely overlaps the fine one's,
-                # so reading the fine template there does not pick its noise up (a maximum would)
-                coarse, _ = self._template_curve(list(templ), span, st.template_cutoff_harmonics / 2.0)
-            if samples is not None and samples[0][0] <= 0.0 <= samples[0][-1]:
-                u, d = samples
-                templ.append((u, d - float(np.mean(d))))
-            if mean_curve is None:
-                flags.append(FLAG_WARMUP)
-            else:
-                k = int(np.argmax(np.where(U_STANCE, coarse, -np.inf)))
-                t_peak = float(t_grid[k])
-                fit = _fit_template(samples, mean_curve, noise_var)
-                if fit is not None:
-                    a, b = fit
-                    excursion = b * float(mean_curve[k] - mean_curve[U_ZERO])
-                    d_peak = a + b * float(mean_curve[k])
-                    if st.camera_roll_deg is not None:
-                        # image obliquity = true obliquity - roll: true d = image d + roll (right), - roll (left)
-                        peak = d_peak + sgn * st.camera_roll_deg
+        self._drop.add(*self._stride_samples(p, period))
+        drop = self._drop.step_values(p.side, float(np.median(self._stances)) / period)
+        if drop is None:
+            flags.append(FLAG_WARMUP)
+        else:
+            excursion, d_peak, u_peak = drop
+            t_peak = t_c + u_peak * period
+            if st.camera_roll_deg is not None:
+                # image obliquity = true obliquity - roll: true d = image d + roll (right), - roll (left)
+                peak = d_peak + sgn * st.camera_roll_deg
 
         window = sig[lo:hi]
         lean = _mean_or_none(window[:, C_LEAN]) if len(window) else None
@@ -595,47 +568,46 @@ class GaitAnalyzer:
             flags=tuple(flags),
         )
 
-    def _stance_samples(self, side: str, t_c: float, span: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """Raw (unsmoothed) drop samples d(u) over the template span, u = (t - t_contact) / span."""
-        t = np.asarray(self._t)
-        lo = int(np.searchsorted(t, t_c + U_LO * span))
-        hi = int(np.searchsorted(t, t_c + U_HI * span, side="right"))
-        if hi - lo < 4:
-            return None
-        sig = np.asarray(self._sig[lo:hi])[:, C_THETA]
-        ok = np.asarray(self._ok[lo:hi])[:, C_THETA]
-        if ok.sum() < 4:
-            return None
-        u = (t[lo:hi][ok] - t_c) / span
-        return u, (1.0 if side == "right" else -1.0) * sig[ok]
+    def _period_s(self, t_c: float, t_prev: float | None) -> float:
+        """The current step period: the median of recent ones, else this step's own, else the default cadence."""
+        st = self.settings
+        if len(self._periods) >= 2:
+            return float(np.median(self._periods))
+        if t_prev is not None and 60.0 / st.max_step_rate_spm <= t_c - t_prev <= 60.0 / st.min_step_rate_spm:
+            return t_c - t_prev
+        return 60.0 / st.default_cadence_spm
 
-    def _template_curve(
-        self, templ: list[tuple[np.ndarray, np.ndarray]], stance_s: float, harmonics: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """This side's mean drop curve on U_GRID and the variance of its noise, from recent steps.
+    def _stride_samples(self, p: _Pending, period: float) -> tuple[str, np.ndarray, np.ndarray]:
+        """The raw obliquity samples this step brings to the drop model, with their stride phase.
 
-        The curve pools the raw samples of the side's recent steps. Steps are sampled at
-        different phases of the frame clock, so the pool samples the curve far more densely
-        than one step does (equivalent-time sampling): the template keeps a peak that one
-        30 fps step would straddle. Each step's samples are centred on their mean (the
-        offset is not needed); a local quadratic with a cutoff of ``harmonics`` x the step
-        frequency smooths the pool. The noise variance per grid point is the residual
-        variance of the pool times the smoother's noise gain.
+        A step owns the samples after those of the previous finalized step (never before the
+        previous contact) up to its stance end: the flight before its contact is mapped
+        linearly between the two contacts, its stance from its contact at the current step
+        period. Every sample counts once.
         """
-        u = np.concatenate([a for a, _ in templ])
-        d = np.concatenate([b for _, b in templ])
-        step_hz = self.cadence_spm / 60.0
-        h_u = TRICUBE_QUADRATIC_CUTOFF_TIMES_HALF_WIDTH / (harmonics * step_hz) / stance_s
-        h_u = max(h_u, 3.0 * (U_HI - U_LO) / max(len(u), 1))  # a few pooled samples under the kernel
-        curve, gain = local_quadratic_grid(u, d, U_GRID, h_u)
-        fin = np.isfinite(curve)
-        if fin.sum() < 2:
-            return curve, gain
-        curve = np.interp(U_GRID, U_GRID[fin], curve[fin])  # the grid's ends, just outside the pool, held flat
-        gain = np.interp(U_GRID, U_GRID[fin], gain[fin])
-        resid = d - np.interp(u, U_GRID, curve)
-        s2 = float(resid @ resid) / max(len(d) - 1, 1)
-        return curve, s2 * gain
+        st = self.settings
+        assert p.t_end_s is not None
+        t = np.asarray(self._t)
+        tp = p.t_prev_contact_s
+        if tp is not None and not 60.0 / st.max_step_rate_spm <= p.t_contact_s - tp <= 60.0 / st.min_step_rate_spm:
+            tp = None
+        start = max(self._owned_until_s, tp if tp is not None else p.t_contact_s)
+        lo = int(np.searchsorted(t, start, side="right" if start == self._owned_until_s else "left"))
+        hi = int(np.searchsorted(t, p.t_end_s, side="right"))
+        self._owned_until_s = max(self._owned_until_s, p.t_end_s)
+        if hi <= lo:
+            return p.side, np.zeros(0), np.zeros(0)
+        tt = t[lo:hi]
+        theta = np.asarray([v[C_THETA] for v in self._sig[lo:hi]])
+        ok = np.isfinite(theta)
+        other = "left" if p.side == "right" else "right"
+        if tp is not None:
+            phase = np.where(tt < p.t_contact_s, BASE[other] + 0.5 * (tt - tp) / (p.t_contact_s - tp),
+                             BASE[p.side] + 0.5 * (tt - p.t_contact_s) / period)
+        else:
+            phase = BASE[p.side] + 0.5 * (tt - p.t_contact_s) / period
+            ok &= tt >= p.t_contact_s
+        return p.side, phase[ok], theta[ok]
 
     # ------------------------------------------------------------------ housekeeping
     def _trim(self) -> None:
@@ -653,33 +625,6 @@ class GaitAnalyzer:
                 del self._eval.t[:edrop], self._eval.sig[:edrop]
                 for p in self._pending:
                     p.best_index -= edrop
-
-
-def _fit_template(
-    samples: tuple[np.ndarray, np.ndarray] | None, template: np.ndarray, noise_var: np.ndarray
-) -> tuple[float, float] | None:
-    """Fit d(u) = a + b * template(u) to one step's raw drop samples; returns (a, b).
-
-    Every raw sample of the stance and the flight around it counts, so the noise averages
-    over all of them, and the estimate is linear in this step's noise: no upward bias from
-    taking a maximum of noisy samples. The template is itself an estimate; least squares on a
-    noisy regressor shrinks b by the reliability 1 - var(template noise) / var(template)
-    (errors in variables), which is divided out. A template that is mostly noise
-    (reliability under 0.5) gives no value rather than a made-up one.
-    """
-    if samples is None or not np.isfinite(template).all() or np.ptp(template) < 0.05:
-        return None
-    u, y = samples
-    m = np.interp(u, U_GRID, template)
-    mc = m - float(np.mean(m))
-    power = float(mc @ mc)
-    if power <= 0.0:
-        return None
-    reliability = 1.0 - float(np.sum(np.interp(u, U_GRID, noise_var))) / power
-    if not reliability >= 0.5:
-        return None
-    b = float((y - float(np.mean(y))) @ mc) / power / reliability
-    return float(np.mean(y)) - b * float(np.mean(m)), b
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
