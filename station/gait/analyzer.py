@@ -170,7 +170,8 @@ class GaitAnalyzer:
         self._eval_base = 0
         # event state
         self._state: str | None = None
-        self._last_d: tuple[float, float] | None = None  # (t, D) of the last valid smoothed D
+        self._last_d: tuple[float, float] | None = None  # (t, D) of the last valid smoothed D (offset removed)
+        self._d_hist: deque[tuple[float, float]] = deque()  # (t, smoothed D) over the last stride, for its offset
         self._last_zero_t: float | None = None
         self._last_valid_t: float | None = None
         self._last_contact_s: float | None = None
@@ -258,7 +259,9 @@ class GaitAnalyzer:
             leg = (xy[LA, 1] + xy[RA, 1]) / 2.0 - mid[1]
             if leg > hip_w:  # feet below the hips by a plausible amount
                 self._leg_hist.append((t_s, leg))
-        while self._leg_hist and self._leg_hist[0][0] < t_s - 2.0:
+        # the current leg length: the median over the last stride (a runner receding from or approaching the
+        # camera changes it by the second; within a stride the median ignores the legs' own motion)
+        while self._leg_hist and self._leg_hist[0][0] < t_s - 2.0 * 60.0 / self.cadence_spm:
             self._leg_hist.popleft()
         leg_px = float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
         if ok[LA] and ok[RA] and math.isfinite(leg_px):
@@ -350,6 +353,7 @@ class GaitAnalyzer:
             if self._last_valid_t is not None and t - self._last_valid_t > st.max_gap_s:
                 self._reset_tracking()
             self._last_valid_t = t
+            d = self._remove_d_offset(t, d)
             if self._last_d is not None and (self._last_d[1] < 0.0) != (d < 0.0):
                 t0, d0 = self._last_d
                 self._last_zero_t = t0 + (t - t0) * (0.0 - d0) / (d - d0) if d != d0 else t
@@ -376,9 +380,26 @@ class GaitAnalyzer:
                 self.steps_rejected += 1
         return out
 
+    def _remove_d_offset(self, t: float, d: float) -> float:
+        """D minus its mean over the last stride.
+
+        The feet alternate once per stride, so over one stride D averages to its offset: a
+        static difference of the ankles' image heights (a rolled camera, a runner off the
+        image centre seen from a low camera, a slope) that is not a stance. Until a whole
+        stride has been seen the offset is taken as 0.
+        """
+        stride_s = 2.0 * 60.0 / self.cadence_spm
+        self._d_hist.append((t, d))
+        while self._d_hist and self._d_hist[0][0] < t - stride_s:
+            self._d_hist.popleft()
+        if t - self._d_hist[0][0] < 0.9 * stride_s:
+            return d
+        return d - float(np.mean([v for _, v in self._d_hist]))
+
     def _reset_tracking(self) -> None:
         self._state = None
         self._last_d = None
+        self._d_hist.clear()
         self._last_zero_t = None
         self._last_contact_s = None
         self.steps_rejected += len(self._pending)
@@ -391,11 +412,11 @@ class GaitAnalyzer:
                 self._pending.remove(p)
                 self.steps_rejected += 1
         hip_c = self._value_at(C_HIPY, t_contact)
-        # the hip's drift (a runner receding or approaching) compared at the same gait phase one stride
-        # earlier, so the bounce cancels: the mid-stance low point is found on the detrended height
-        stride_s = 2.0 * 60.0 / self.cadence_spm
-        hip_before = self._value_at(C_HIPY, t_contact - stride_s)
-        trend = (hip_c - hip_before) / stride_s if math.isfinite(hip_before) and math.isfinite(hip_c) else 0.0
+        # the hip's drift (a runner receding or approaching): the mean height over the last step period against
+        # the mean over the one before; each mean spans one whole bounce cycle, so the bounce cancels and the
+        # drift is measured locally (it changes as the runner's distance does). The mid-stance low point is
+        # then found on the detrended height.
+        trend = self._hip_trend(t_contact, 60.0 / self.cadence_spm)
         p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c,
                      trend_px_s=trend)
         self._last_contact_s = t_contact
@@ -404,6 +425,15 @@ class GaitAnalyzer:
             if tj >= t_contact and math.isfinite(sj[C_HIPY]):
                 self._track_mid(p, tj, sj[C_HIPY])
         self._pending.append(p)
+
+    def _hip_trend(self, t: float, step_s: float) -> float:
+        ts = np.asarray(self._eval.t)
+        hy = np.asarray([v[C_HIPY] for v in self._eval.sig])
+        recent = (ts > t - step_s) & (ts <= t) & np.isfinite(hy)
+        before = (ts > t - 2.0 * step_s) & (ts <= t - step_s) & np.isfinite(hy)
+        if recent.sum() < 3 or before.sum() < 3:
+            return 0.0
+        return float(np.mean(hy[recent]) - np.mean(hy[before])) / step_s
 
     def _track_mid(self, p: _Pending, t: float, hip_y: float) -> None:
         """Find the hip's lowest point (largest image y) after contact, confirmed once it rises again."""
