@@ -21,15 +21,17 @@ the lower body, and why:
   mid-stance t_mid, and t_end = 2 t_mid - t_contact. A step without such a
   minimum of hip height (a real bounce, ``min_bounce_leg``) is not a running step
   and is rejected.
-* **Obliquity and the drop** are smoothed with a short-lag local quadratic filter
-  (cutoff ``cutoff_harmonics`` x the running step frequency, so the stride
-  waveform keeps its first harmonics at any cadence; lag = half the kernel).
-  The maximum of a noisy signal is biased upwards (by several degrees at
-  realistic keypoint noise), so ``drop_excursion_deg`` is read at the time after
-  contact where this side's recent steps peak on average (their ensemble mean,
-  sampled on the stance normalised to 0..1), which is linear in the noise and so
-  unbiased; on clean data it equals the per-step maximum to within the peak's
-  step-to-step jitter.
+* **The drop** comes from a model of the obliquity over the whole stride cycle
+  (:mod:`station.gait.drop_model`): a few Wiener-shrunk Fourier harmonics of the
+  stride phase defined by the detected contacts, fitted to every raw sample seen
+  (flight phases included). A step's value is its share of the model, so a side's
+  mean of per-step values is the model's estimate from all the data; reading a
+  maximum of one step's noisy samples would be biased upwards by several degrees
+  at realistic keypoint noise.
+* **Scale and drift**: D is normalised by the leg length over the last stride and
+  its offset over the last stride is removed; the hip's drift (a runner receding or
+  approaching) is measured over the last two step periods and removed before the
+  mid-stance search.
 
 Only steps whose contact, mid-stance and stance end were all seen are emitted;
 gaps longer than ``max_gap_s`` reset the side tracking, so nothing is invented
