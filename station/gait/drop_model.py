@@ -119,21 +119,27 @@ class StrideDropModel:
         c = self.coefficients()
         if c is None:
             return None
-        sg, base = SIGN[side], BASE[side]
-        u = np.linspace(0.0, max(min(stance_frac, 1.0), 0.05), 65)
-        x = fourier_basis(base + 0.5 * u, self.harmonics)
-        k = int(np.argmax(sg * (x @ c)))
-        l_exc = sg * (x[k] - x[0])
-        l_peak = sg * x[k]
+        exc, peak, u_peak = _read(c, side, stance_frac, self.harmonics)
         lam_side = self.lam * self.lam  # a side's steps come every other step
-        if side not in self._side_n:
-            n_new = 1.0
-            exc, peak = float(l_exc @ c), float(l_peak @ c)
-        else:
-            n_old, c_old = self._side_n[side], self._side_coef[side]
+        if side in self._side_n:
+            # each model read at its own maximum (a maximum is continuous in the coefficients, so this is
+            # smooth; reading the old model at the new model's maximum would bias every value upwards)
+            n_old = self._side_n[side]
+            exc_old, peak_old, _ = _read(self._side_coef[side], side, stance_frac, self.harmonics)
             n_new = lam_side * n_old + 1.0
-            exc = n_new * float(l_exc @ c) - lam_side * n_old * float(l_exc @ c_old)
-            peak = n_new * float(l_peak @ c) - lam_side * n_old * float(l_peak @ c_old)
+            exc = n_new * exc - lam_side * n_old * exc_old
+            peak = n_new * peak - lam_side * n_old * peak_old
+        else:
+            n_new = 1.0
         self._side_n[side] = n_new
         self._side_coef[side] = c
-        return exc, peak, float(u[k])
+        return exc, peak, u_peak
+
+
+def _read(c: np.ndarray, side: str, stance_frac: float, harmonics: int) -> tuple[float, float, float]:
+    """(d(peak) - d(contact), d(peak), peak time in step periods) of model ``c`` for a stance of ``side``."""
+    sg, base = SIGN[side], BASE[side]
+    u = np.linspace(0.0, max(min(stance_frac, 1.0), 0.05), 65)
+    d = sg * (fourier_basis(base + 0.5 * u, harmonics) @ c)
+    k = int(np.argmax(d))
+    return float(d[k] - d[0]), float(d[k]), float(u[k])
