@@ -298,3 +298,25 @@ def test_latency_holds_at_slow_and_fast_cadences(cadence_spm: float, fps: float)
     latency = [t[i] - s.t_end_s for i in range(len(t)) for s in analyzer.update(t[i], xy[i], score[i])]
     assert len(latency) >= len(truth) - 3
     assert max(latency) <= 0.25
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_simulated_anterior_runner(fps: float) -> None:
+    """A camera in front of the treadmill (station.simulate): the landing foot is the nearer one, so the feet
+    cross ~0.1 s before contact; contact comes from the landing ankle's lowest image point instead."""
+    from station.simulate import RunnerParams, SimulatedRunner
+
+    runner = SimulatedRunner(RunnerParams(view="anterior", seed=3))
+    analyzer = GaitAnalyzer(AnalyzerSettings(view="anterior"))
+    steps = [s for p in runner.poses(fps=fps, duration_s=30.0) for s in analyzer.update(p.t_s, p.xy, p.score)]
+    steps += analyzer.finish()
+    truth = runner.truth_steps(30.0)
+    pairs = [(s, min(truth, key=lambda tr: abs(tr["t_contact_s"] - s.t_contact_s))) for s in steps]
+    pairs = [(s, tr) for s, tr in pairs if abs(tr["t_contact_s"] - s.t_contact_s) <= 0.12]
+    assert len(pairs) >= 0.95 * len(truth) and len(steps) <= len(truth)
+    assert all(s.side == tr["side"] for s, tr in pairs)
+    assert np.median([abs(s.t_contact_s - tr["t_contact_s"]) for s, tr in pairs]) <= 0.040
+    for side in ("left", "right"):
+        found = [s.drop_excursion_deg for s, _ in pairs if s.side == side and s.drop_excursion_deg is not None]
+        put_in = [tr["drop_excursion_deg"] for s, tr in pairs if s.side == side and s.drop_excursion_deg is not None]
+        assert np.mean(found) == pytest.approx(np.mean(put_in), abs=0.75)

@@ -450,12 +450,15 @@ class GaitAnalyzer:
         bounce = self.settings.min_bounce_leg * leg
         if p.best_hip_y - hip_y >= bounce and p.best_hip_y - p.hip_y_at_contact >= bounce:
             t_mid = self._refine_peak(p.best_index, p.trend_px_s, p.t_contact_s)
-            if self.settings.refine_contact:
+            refined = None
+            if self.settings.view == "anterior":
+                refined = self._contact_anterior(p.side, p.t_contact_s, t_mid)
+            elif self.settings.refine_contact:
                 refined = self._contact_knee(p.side, p.t_contact_s, t_mid)
-                if refined is not None:
-                    if self._last_contact_s == p.t_contact_s:
-                        self._last_contact_s = refined
-                    p.t_contact_s = refined
+            if refined is not None:
+                if self._last_contact_s == p.t_contact_s:
+                    self._last_contact_s = refined
+                p.t_contact_s = refined
             stance = 2.0 * (t_mid - p.t_contact_s)
             if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
                 p.t_mid_s = t_mid
@@ -465,6 +468,40 @@ class GaitAnalyzer:
 
     def _index_of(self, t: float) -> int:
         return int(np.searchsorted(np.asarray(self._eval.t), t))
+
+    def _contact_anterior(self, side: str, t0: float, t_mid: float) -> float | None:
+        """Initial contact in the anterior view: where the landing ankle is lowest in the image.
+
+        Seen from the front, the landing foot comes down and toward the camera until contact (both
+        move it down the image), and from contact on it moves away with the belt or stays put on
+        the ground: its image height turns (or stops) at contact. The feet cross earlier than that,
+        because the landing foot is the nearer one (about 0.1 s at 3 m), so the crossing only
+        bounds the search: from a little before it to mid-stance. None when the lowest point is at
+        an end of that window (no turn seen).
+        """
+        col = C_ANK_R if side == "right" else C_ANK_L
+        t = np.asarray(self._t)
+        h_event = self._half_widths()[1]
+        lo = int(np.searchsorted(t, t0 - 0.05))
+        hi = int(np.searchsorted(t, t_mid, side="right"))
+        if hi - lo < 3:
+            return None
+        y = np.asarray([v[col] for v in self._sig])
+        ok = np.isfinite(y)
+        k0 = max(0, int(np.searchsorted(t, t0 - 0.05 - h_event)))
+        k1 = min(len(t), int(np.searchsorted(t, t_mid + h_event, side="right")))
+        sm = np.array([local_quadratic(t[k0:k1], y[k0:k1], ok[k0:k1], float(t[i]), h_event) for i in range(lo, hi)])
+        if not np.isfinite(sm).any():
+            return None
+        k = int(np.nanargmax(sm))
+        if k == 0 or k == len(sm) - 1 or not (np.isfinite(sm[k - 1]) and np.isfinite(sm[k + 1])):
+            return None
+        t1, t2, t3 = t[lo + k - 1], t[lo + k], t[lo + k + 1]
+        y1, y2, y3 = sm[k - 1], sm[k], sm[k + 1]
+        denom = (t1 - t2) * (t1 - t3) * (t2 - t3)
+        a = (t3 * (y2 - y1) + t2 * (y1 - y3) + t1 * (y3 - y2)) / denom
+        b = (t3 * t3 * (y1 - y2) + t2 * t2 * (y3 - y1) + t1 * t1 * (y2 - y3)) / denom
+        return float(min(max(-b / (2 * a), t1), t3)) if a < 0 else float(t2)
 
     def _contact_knee(self, side: str, t0: float, t_mid: float) -> float | None:
         """Initial contact refined on the landing foot's own trajectory: where its image height turns.
