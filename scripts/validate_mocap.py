@@ -43,7 +43,7 @@ def variants(quick: bool) -> list[dict]:
     return out
 
 
-def run_one(v: dict, tmp: str) -> dict:
+def run_one(v: dict, tmp: str, overrides: dict | None = None) -> dict:
     from station.gait import AnalyzerSettings, analyze_track
     from station.keypoints import read_track_csv
     from station.validation import load_truth, validate_steps
@@ -59,7 +59,7 @@ def run_one(v: dict, tmp: str) -> dict:
         check=True, capture_output=True,
     )
     t = read_track_csv(track)
-    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=v["roll"]))
+    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=v["roll"], **(overrides or {})))
     r = validate_steps(steps, load_truth(truth), (float(t.t_s[0]), float(t.t_s[-1])))
     return {"name": name, **v, **r.to_dict()}
 
@@ -79,13 +79,21 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="analyzer setting to override (Python literal), e.g. --set refine_contact=True")
     args = ap.parse_args()
     if not TOOL.exists():
         print(f"{TOOL} not found", file=sys.stderr)
         return 1
+    import ast
+
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name.strip()] = ast.literal_eval(value.strip())
     vs = variants(args.quick)
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(run_one, vs, [tmp] * len(vs)))
+        results = list(pool.map(run_one, vs, [tmp] * len(vs), [overrides] * len(vs)))
     for d in results:
         print(row(d))
     passed = sum(d["passed"] for d in results)
