@@ -40,6 +40,7 @@ when the runner leaves, stops or is partly out of frame.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -137,8 +138,6 @@ class _Pending:
     t_contact_s: float
     t_prev_contact_s: float | None
     hip_y_at_contact: float = math.nan
-    best_hip_y: float = -math.inf
-    best_index: int = -1
     t_mid_s: float | None = None
     t_end_s: float | None = None
     trend_px_s: float = 0.0  # drift of hip height over the last stride (a runner moving toward or away)
@@ -414,13 +413,7 @@ class GaitAnalyzer:
                 self._pending.remove(p)
                 self.steps_rejected += 1
         hip_c = self._value_at(C_HIPY, t_contact)
-        # the hip's drift (a runner receding or approaching): the mean height over the last step period against
-        # the mean over the one before; each mean spans one whole bounce cycle, so the bounce cancels and the
-        # drift is measured locally (it changes as the runner's distance does). The mid-stance low point is
-        # then found on the detrended height.
-        trend = self._hip_trend(t_contact, 60.0 / self.cadence_spm)
-        p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c,
-                     trend_px_s=trend)
+        p = _Pending(side=side, t_contact_s=t_contact, t_prev_contact_s=self._last_contact_s, hip_y_at_contact=hip_c)
         self._last_contact_s = t_contact
         # replay the samples since contact for the mid-stance search
         for tj, sj in zip(self._eval.t, self._eval.sig, strict=True):
@@ -428,43 +421,83 @@ class GaitAnalyzer:
                 self._track_mid(p, tj, sj[C_HIPY])
         self._pending.append(p)
 
-    def _hip_trend(self, t: float, step_s: float) -> float:
-        ts = np.asarray(self._eval.t)
-        hy = np.asarray([v[C_HIPY] for v in self._eval.sig])
-        recent = (ts > t - step_s) & (ts <= t) & np.isfinite(hy)
-        before = (ts > t - 2.0 * step_s) & (ts <= t - step_s) & np.isfinite(hy)
-        if recent.sum() < 3 or before.sum() < 3:
+    def _hip_trend(self, t_c: float, t_now: float) -> float:
+        """The hip's drift in px/s around a stance (a runner receding from or approaching the camera).
+
+        A line plus one sinusoid at the step frequency, fitted to the smoothed hip height over the
+        step period before contact and the stance so far: the sinusoid takes the bounce, the line
+        the drift, whatever the bounce's phase. 0 when less than a step period has been seen.
+        """
+        step_s = 60.0 / self.cadence_spm
+        ts = self._eval.t
+        lo = bisect.bisect_left(ts, t_c - step_s)
+        hi = bisect.bisect_right(ts, t_now)
+        tt = np.asarray(ts[lo:hi]) - t_c
+        hy = np.asarray([v[C_HIPY] for v in self._eval.sig[lo:hi]])
+        ok = np.isfinite(hy)
+        if ok.sum() < 6 or tt[ok][-1] - tt[ok][0] < 0.9 * step_s:
             return 0.0
-        return float(np.mean(hy[recent]) - np.mean(hy[before])) / step_s
+        tt, hy = tt[ok], hy[ok]
+        w = 2.0 * math.pi / step_s
+        x = np.stack([np.ones_like(tt), tt, np.cos(w * tt), np.sin(w * tt)], axis=1)
+        coef, *_ = np.linalg.lstsq(x, hy, rcond=None)
+        return float(coef[1])
 
     def _track_mid(self, p: _Pending, t: float, hip_y: float) -> None:
-        """Find the hip's lowest point (largest image y) after contact, confirmed once it rises again."""
-        if t < p.t_contact_s or p.dead:
+        """Find the hip's lowest point (largest image y) after contact, confirmed once it rises again.
+
+        The drift is re-estimated with every new sample (:meth:`_hip_trend`) and the search is redone
+        on the detrended height since contact.
+        """
+        if t < p.t_contact_s or p.dead or p.t_mid_s is not None:
             return
-        hip_y -= p.trend_px_s * (t - p.t_contact_s)
-        leg = self._leg_px()
-        if hip_y > p.best_hip_y:
-            p.best_hip_y = hip_y
-            p.best_index = len(self._eval.t) - 1 if self._eval.t[-1] == t else self._index_of(t)
+        ts = self._eval.t
+        lo = bisect.bisect_left(ts, p.t_contact_s)
+        hi = bisect.bisect_right(ts, t)
+        if hi - lo < 3:
             return
-        bounce = self.settings.min_bounce_leg * leg
-        if p.best_hip_y - hip_y >= bounce and p.best_hip_y - p.hip_y_at_contact >= bounce:
-            t_mid = self._refine_peak(p.best_index, p.trend_px_s, p.t_contact_s)
-            refined = None
-            if self.settings.view == "anterior":
-                refined = self._contact_anterior(p.side, p.t_contact_s, t_mid)
-            elif self.settings.refine_contact:
-                refined = self._contact_knee(p.side, p.t_contact_s, t_mid)
-            if refined is not None:
-                if self._last_contact_s == p.t_contact_s:
-                    self._last_contact_s = refined
-                p.t_contact_s = refined
-            stance = 2.0 * (t_mid - p.t_contact_s)
-            if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
-                p.t_mid_s = t_mid
-                p.t_end_s = p.t_contact_s + stance
-            else:
-                p.dead = True
+        p.trend_px_s = self._hip_trend(p.t_contact_s, t)
+        tt = np.asarray(ts[lo:hi])
+        hy = np.asarray([v[C_HIPY] for v in self._eval.sig[lo:hi]]) - p.trend_px_s * (tt - p.t_contact_s)
+        if not np.isfinite(hy).any():
+            return
+        k = int(np.nanargmax(hy))
+        best = float(hy[k])
+        bounce = self.settings.min_bounce_leg * self._leg_px()
+        last = hy[np.isfinite(hy)][-1]
+        if not (best - last >= bounce and best - p.hip_y_at_contact >= bounce and k < hi - lo - 1):
+            return
+        t_mid = self._refine_peak(lo + k, p.trend_px_s, p.t_contact_s)
+        self._set_mid(p, t_mid)
+
+    def _set_mid(self, p: _Pending, t_mid: float) -> None:
+        """Mid-stance found: refine the contact where the view or geometry asks for it, then check the stance."""
+        refined = None
+        if self.settings.view == "anterior":
+            refined = self._contact_anterior(p.side, p.t_contact_s, t_mid)
+        elif self.settings.refine_contact:
+            refined = self._contact_knee(p.side, p.t_contact_s, t_mid)
+        if refined is not None:
+            self._move_contact(p, refined)
+        stance = 2.0 * (t_mid - p.t_contact_s)
+        if stance > self.settings.max_stance_s:
+            # the feet crossed far earlier than a stance allows: with a camera low behind a receding (or in front
+            # of an approaching) runner the landing foot is the farther (nearer) one and looks higher (lower)
+            # than it is. The landing foot's own trajectory turns at contact: search up to mid-stance.
+            refined = self._contact_knee(p.side, p.t_contact_s, t_mid, to_mid=True)
+            if refined is not None and self.settings.min_stance_s <= 2.0 * (t_mid - refined):
+                self._move_contact(p, refined)
+                stance = 2.0 * (t_mid - refined)
+        if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
+            p.t_mid_s = t_mid
+            p.t_end_s = p.t_contact_s + stance
+        else:
+            p.dead = True
+
+    def _move_contact(self, p: _Pending, t_contact: float) -> None:
+        if self._last_contact_s == p.t_contact_s:
+            self._last_contact_s = t_contact
+        p.t_contact_s = t_contact
 
     def _index_of(self, t: float) -> int:
         return int(np.searchsorted(np.asarray(self._eval.t), t))
@@ -503,19 +536,20 @@ class GaitAnalyzer:
         b = (t3 * t3 * (y1 - y2) + t2 * t2 * (y3 - y1) + t1 * t1 * (y2 - y3)) / denom
         return float(min(max(-b / (2 * a), t1), t3)) if a < 0 else float(t2)
 
-    def _contact_knee(self, side: str, t0: float, t_mid: float) -> float | None:
+    def _contact_knee(self, side: str, t0: float, t_mid: float, to_mid: bool = False) -> float | None:
         """Initial contact refined on the landing foot's own trajectory: where its image height turns.
 
         From initial contact the foot moves with the ground (with the belt toward the camera on a
         treadmill, not at all overground), so its image height changes slope there, whatever the
         camera's distance and height; the feet's crossing only approximates it. A continuous
         two-segment line is fitted to the raw ankle height around the crossing; its knee is the
-        contact. None when the knee is not clearly better than one straight line.
+        contact. None when the knee is not clearly better than one straight line. ``to_mid``: search
+        all the way from the crossing to mid-stance (when the crossing came far too early).
         """
         col = C_ANK_R if side == "right" else C_ANK_L
         t = np.asarray(self._t)
         lo = int(np.searchsorted(t, t0 - 0.12))
-        hi = int(np.searchsorted(t, min(t0 + 0.12, t_mid), side="right"))
+        hi = int(np.searchsorted(t, t_mid if to_mid else min(t0 + 0.12, t_mid), side="right"))
         y = np.asarray([v[col] for v in self._sig[lo:hi]])
         tt = t[lo:hi]
         ok = np.isfinite(y)
@@ -525,7 +559,8 @@ class GaitAnalyzer:
         line = np.stack([np.ones_like(tt), tt - t0], axis=1)
         rss_line = float(np.sum((y - line @ np.linalg.lstsq(line, y, rcond=None)[0]) ** 2))
         best_rss, best_tau = math.inf, None
-        for tau in t0 + np.arange(-0.08, 0.0801, 0.0025):
+        taus = np.arange(t0 - 0.08, t_mid - 0.02, 0.0025) if to_mid else t0 + np.arange(-0.08, 0.0801, 0.0025)
+        for tau in taus:
             if tau <= tt[1] or tau >= tt[-2]:
                 continue
             x = np.stack([np.ones_like(tt), np.minimum(tt - tau, 0.0), np.maximum(tt - tau, 0.0)], axis=1)
@@ -692,8 +727,6 @@ class GaitAnalyzer:
                 edrop += 1
             if edrop:
                 del self._eval.t[:edrop], self._eval.sig[:edrop]
-                for p in self._pending:
-                    p.best_index -= edrop
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
