@@ -118,7 +118,8 @@ class AnalyzerSettings:
     template_min_steps: int = 3
     # contact from the knee of the landing ankle's trajectory instead of the feet's crossing: robust to camera
     # distance (median error <= 30 ms at 2-5 m against 47-50 ms for the crossing), but 25 ms early and
-    # noisier at 3 m, where the crossing is within 5 ms; off by default (see the validation report)
+    # noisier at 3 m, where the crossing is within 6 ms, and recall falls to 90 % at 5 m; off by default
+    # (docs/validation.md has both tables)
     refine_contact: bool = False
     buffer_s: float = 4.0
 
