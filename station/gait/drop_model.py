@@ -90,20 +90,38 @@ class StrideDropModel:
         self._n += len(y)
 
     def coefficients(self) -> np.ndarray | None:
-        """The shrunk model coefficients, or None while the model is not yet determined."""
-        if min(self._steps.values()) < self.min_steps_per_side or self._n < 3 * self.p:
+        """The shrunk model coefficients, or None while the model is not yet determined.
+
+        The highest order up to ``harmonics`` that the samples determine is used (the
+        higher harmonics of the stride lie above a low frame rate's Nyquist frequency and
+        are only resolved because the stride is not a whole number of frames; a runner
+        whose stride is, leaves them undetermined): the omitted ones are 0.
+        """
+        if min(self._steps.values()) < self.min_steps_per_side:
             return None
-        try:
-            if not np.linalg.cond(self._a) < 1e8:
-                return None
-            a_inv = np.linalg.inv(self._a)
-        except np.linalg.LinAlgError:
-            return None
-        c = a_inv @ self._b
-        rss = self._yy - 2.0 * float(c @ self._b) + float(c @ self._a @ c)
-        s2 = max(rss, 0.0) / (self._n - self.p)  # residual variance (noise and step-to-step variation)
-        cov = s2 * (a_inv @ self._a2 @ a_inv)
-        for k in range(1, self.harmonics + 1):
+        for k_max in range(self.harmonics, 0, -1):
+            p = 2 * k_max + 1
+            if self._n < 3 * p:
+                continue
+            a = self._a[:p, :p]
+            try:
+                if not np.linalg.cond(a) < 1e8:
+                    continue
+                a_inv = np.linalg.inv(a)
+            except np.linalg.LinAlgError:
+                continue
+            c = np.zeros(self.p)
+            c[:p] = self._shrunk(a, a_inv, self._a2[:p, :p], self._b[:p], k_max)
+            return c
+        return None
+
+    def _shrunk(self, a: np.ndarray, a_inv: np.ndarray, a2: np.ndarray, b: np.ndarray, k_max: int) -> np.ndarray:
+        """Least-squares coefficients of order ``k_max``, each harmonic shrunk by its Wiener factor."""
+        c = a_inv @ b
+        rss = self._yy - 2.0 * float(c @ b) + float(c @ a @ c)
+        s2 = max(rss, 0.0) / (self._n - len(c))  # residual variance (noise and step-to-step variation)
+        cov = s2 * (a_inv @ a2 @ a_inv)
+        for k in range(1, k_max + 1):
             i = slice(2 * k - 1, 2 * k + 1)
             power = float(c[i] @ c[i])
             noise = float(np.trace(cov[i, i]))
