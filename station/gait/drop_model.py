@@ -14,7 +14,8 @@ frequency), fitted by least squares to all samples seen so far with exponential
 forgetting (``memory_steps``), so it follows a runner who tires. On the Fukuchi
 treadmill markers the first 8 stride harmonics hold 99.9 % of the obliquity's
 cycle power (odd harmonics dominate: the waveform flips sign between the
-sides). Each harmonic is shrunk toward 0 by the Wiener factor
+sides), but the peak, a sharper feature, converges only at 12 (the analyzer's
+default; docs/validation.md). Each harmonic is shrunk toward 0 by the Wiener factor
 (power - noise) / power, the noise power coming from the fit's residual variance
 and the coefficient covariance: on clean data nothing is shrunk; under noise the
 weak high harmonics, which would only add noise to the peak, fade out.
