@@ -34,3 +34,23 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def mocap_dir() -> Path:
     return require_shared("mocap", "fukuchi2017")
+
+
+@pytest.fixture(scope="session")
+def blazepose_spec():
+    """The blazepose-full manifest entry, installed once (from the mediapipe wheel on PyPI).
+
+    Skips off CI when it cannot be fetched; fails under CI=true.
+    """
+    from station.errors import ModelError
+    from station.pose.models import fetch, is_installed, load_manifest
+
+    spec = load_manifest().get("blazepose-full")
+    if not is_installed(spec):
+        try:
+            fetch(spec.name)
+        except ModelError as exc:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"blazepose-full could not be fetched under CI: {exc}")
+            pytest.skip(f"blazepose-full is not installed and could not be fetched: {exc}")
+    return spec

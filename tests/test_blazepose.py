@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 
 import cv2
 import numpy as np
@@ -34,19 +33,10 @@ OCCLUDED = {(1, BodyPart.LEFT_WRIST): 60.0}  # image2: arms crossed, the left wr
 
 
 @pytest.fixture(scope="module")
-def blazepose_files() -> dict:
-    """Install blazepose-full once (PyPI); skip off CI when it cannot be had, fail under CI."""
-    from station.pose.models import fetch, is_installed, load_manifest, model_files
+def blazepose_files(blazepose_spec) -> dict:
+    from station.pose.models import model_files
 
-    spec = load_manifest().get("blazepose-full")
-    if not is_installed(spec):
-        try:
-            fetch(spec.name)
-        except ModelError as exc:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"blazepose-full could not be fetched under CI: {exc}")
-            pytest.skip(f"blazepose-full is not installed and PyPI is not reachable: {exc}")
-    return model_files(spec)
+    return model_files(blazepose_spec)
 
 
 @pytest.fixture

@@ -19,14 +19,12 @@ is visible, and switches only a couple of times, never flickering.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from station.camera.video import VideoFileSource
-from station.errors import ModelError
 from station.gait.coco import BodyPart
 from station.keypoints import PoseTrack
 from station.pose_stream import iter_poses
@@ -70,19 +68,8 @@ def person_switches(track: PoseTrack, jump_px: float = SWITCH_PX, max_gap: int =
 
 
 @pytest.fixture(scope="module")
-def blazepose_installed() -> str:
-    """Install BlazePose full (from the mediapipe wheel on PyPI) once; skip off CI when it cannot be had."""
-    from station.pose.models import fetch, is_installed, load_manifest
-
-    spec = load_manifest().get("blazepose-full")
-    if not is_installed(spec):
-        try:
-            fetch(spec.name)
-        except ModelError as exc:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"blazepose-full could not be installed under CI: {exc}")
-            pytest.skip(f"blazepose-full is not installed and could not be fetched: {exc}")
-    return spec.name
+def blazepose_installed(blazepose_spec) -> str:
+    return blazepose_spec.name
 
 
 @pytest.fixture(scope="module")
