@@ -12,6 +12,7 @@ import abc
 
 import numpy as np
 
+from station.errors import ModelError
 from station.keypoints import Pose
 
 
@@ -26,6 +27,18 @@ class PoseEstimator(abc.ABC):
     def reset(self) -> None:
         """Forget any tracking state (a new runner, a new video)."""
         return None
+
+    _frame_size: tuple[int, int] | None = None
+
+    def _start_frame(self, image: np.ndarray) -> tuple[int, int]:
+        """(width, height) of an RGB frame; a frame of another size than the last one resets tracking."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ModelError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
+        h, w = image.shape[:2]
+        if self._frame_size != (w, h):
+            self.reset()
+            self._frame_size = (w, h)
+        return w, h
 
     def close(self) -> None:
         """Release the interpreter. Idempotent."""

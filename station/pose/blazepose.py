@@ -167,12 +167,7 @@ class BlazePose(PoseEstimator):
     # -- the interface -------------------------------------------------------------
 
     def estimate(self, image: np.ndarray, t_s: float = 0.0) -> Pose:
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ModelError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
-        h, w = image.shape[:2]
-        if self._frame_size != (w, h):
-            self._region = None
-            self._frame_size = (w, h)
+        w, h = self._start_frame(image)
         passes = 0
         result = None
         if self._region is not None:
