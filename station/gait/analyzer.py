@@ -21,6 +21,16 @@ the lower body, and why:
   mid-stance t_mid, and t_end = 2 t_mid - t_contact. A step without such a
   minimum of hip height (a real bounce, ``min_bounce_leg``) is not a running step
   and is rejected.
+* **When the feet cannot time a step**: if the crossing makes the stance longer
+  than running allows (over ``max_stance_s``, or not shorter than the step period,
+  which would leave no flight phase) and the landing ankle's own trajectory shows
+  no contact either, the step is timed from the pelvis alone: its low point is
+  mid-stance, and contact and end are half a typical running stance either side
+  (``typical_duty_factor`` x the step period between recent mid-stances). Only the
+  side comes from the feet, and only if the ankles agree at mid-stance (the stance
+  ankle lower than over the stride). Such steps carry ``contact_estimated``. A
+  low camera behind a receding runner (the landing foot is the farther one and
+  looks higher) makes the feet cross that early.
 * **The drop** comes from a model of the obliquity over the whole stride cycle
   (:mod:`station.gait.drop_model`): a few Wiener-shrunk Fourier harmonics of the
   stride phase defined by the detected contacts, fitted to every raw sample seen
@@ -62,7 +72,7 @@ from station.gait.framing import (
     lateral_sign,
     swap_left_right,
 )
-from station.gait.steps import FLAG_GAPS, FLAG_NO_CADENCE, FLAG_SWAP_REPAIRED, FLAG_WARMUP, Step
+from station.gait.steps import FLAG_CONTACT_ESTIMATED, FLAG_GAPS, FLAG_NO_CADENCE, FLAG_SWAP_REPAIRED, FLAG_WARMUP, Step
 
 __all__ = ["AnalyzerSettings", "GaitAnalyzer", "analyze_track"]
 
@@ -90,6 +100,9 @@ class AnalyzerSettings:
     # ground contact time of running is 0.1..0.45 s from sprinting to slow jogging
     min_stance_s: float = 0.08
     max_stance_s: float = 0.45
+    # stance over step period of running (duty factor = stance / stride time, 0.3..0.45 from sprinting to jogging:
+    # stance = 2 x duty factor x step period); the middle of that range times a step the feet cannot time
+    typical_duty_factor: float = 0.375
     # smoothing: the obliquity keeps the first `cutoff_harmonics` harmonics of the step frequency; the event
     # signals (feet, hip height) need only the step fundamental and its second harmonic
     cutoff_harmonics: float = 3.0
@@ -145,6 +158,7 @@ class _Pending:
     t_end_s: float | None = None
     trend_px_s: float = 0.0  # drift of hip height over the last stride (a runner moving toward or away)
     dead: bool = False  # its mid-stance gave an implausible stance time: dropped at max_stance_s
+    estimated: bool = False  # timed from the pelvis: contact and end at half a typical stance from mid-stance
 
 
 @dataclass
@@ -185,6 +199,8 @@ class GaitAnalyzer:
         self._owned_until_s = -math.inf  # raw samples up to here have gone into the drop model
         self._periods: deque[float] = deque(maxlen=8)
         self._stances: deque[float] = deque(maxlen=9)
+        self._mid_periods: deque[float] = deque(maxlen=8)  # intervals between accepted mid-stances (pelvis)
+        self._last_mid_s: float | None = None
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
         self._reversed_run = 0
         self.frames = 0
@@ -406,6 +422,7 @@ class GaitAnalyzer:
         self._d_hist.clear()
         self._last_zero_t = None
         self._last_contact_s = None
+        self._last_mid_s = None
         self.steps_rejected += len(self._pending)
         self._pending.clear()
 
@@ -491,11 +508,53 @@ class GaitAnalyzer:
             if refined is not None and self.settings.min_stance_s <= 2.0 * (t_mid - refined):
                 self._move_contact(p, refined)
                 stance = 2.0 * (t_mid - refined)
+        period_s = self._mid_period_s()
+        if stance > self.settings.max_stance_s or stance >= period_s:
+            # still longer than running allows (a stance longer than the step period leaves no flight phase):
+            # time the step from the pelvis, whose low point is mid-stance, and keep from the feet only the side,
+            # checked where it is clearest, at mid-stance. Contact and end at half a typical stance either side.
+            half_s = self.settings.typical_duty_factor * period_s
+            if self._stance_side_at(t_mid, half_s, period_s) != p.side:
+                p.dead = True
+                return
+            self._move_contact(p, t_mid - half_s)
+            p.estimated = True
+            stance = 2.0 * half_s
         if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
             p.t_mid_s = t_mid
             p.t_end_s = p.t_contact_s + stance
+            if self._last_mid_s is not None and self._plausible_period(t_mid - self._last_mid_s):
+                self._mid_periods.append(t_mid - self._last_mid_s)
+            self._last_mid_s = t_mid
         else:
             p.dead = True
+
+    def _plausible_period(self, period_s: float) -> bool:
+        st = self.settings
+        return 60.0 / st.max_step_rate_spm <= period_s <= 60.0 / st.min_step_rate_spm
+
+    def _mid_period_s(self) -> float:
+        """The step period from the pelvis: the median interval of recent mid-stances, else the cadence estimate."""
+        if self._mid_periods:
+            return float(np.median(self._mid_periods))
+        return 60.0 / self.cadence_spm
+
+    def _stance_side_at(self, t_mid: float, half_s: float, period_s: float) -> str | None:
+        """Which ankle is lower in the image over the middle of the stance, against its own mean over a stride.
+
+        A check of the side the feet's crossing already gave (that one passed the side hysteresis), so the
+        sign of the mean difference over the stance's middle frames is what counts. None when the feet were
+        not both seen there.
+        """
+        t = np.asarray(self._t)
+        diff = np.asarray([v[C_ANK_R] - v[C_ANK_L] for v in self._sig])  # > 0: right ankle lower (image y down)
+        ok = np.isfinite(diff)
+        mid = ok & (t >= t_mid - half_s) & (t <= t_mid + half_s)
+        stride = ok & (t >= t_mid + half_s - 2.0 * period_s) & (t <= t_mid + half_s)
+        if mid.sum() < 2 or stride.sum() < 4:
+            return None
+        d = float(np.mean(diff[mid]) - np.mean(diff[stride]))
+        return "right" if d > 0 else "left" if d < 0 else None
 
     def _move_contact(self, p: _Pending, t_contact: float) -> None:
         if self._last_contact_s == p.t_contact_s:
@@ -624,6 +683,8 @@ class GaitAnalyzer:
             flags.append(FLAG_SWAP_REPAIRED)
         if (per_frame <= 0).any():
             flags.append(FLAG_GAPS)
+        if p.estimated:
+            flags.append(FLAG_CONTACT_ESTIMATED)
         sgn = 1.0 if p.side == "right" else -1.0
 
         # drop: d(t) = +theta in right stance, -theta in left stance, from the stride model (station.gait.drop_model)

@@ -13,6 +13,9 @@ FLAG_SWAP_REPAIRED = "lr_swap_repaired"  # left/right keypoints were swapped in 
 FLAG_GAPS = "keypoint_gaps"  # some stance frames lacked a confident hip or stance-side keypoint
 FLAG_WARMUP = "drop_warmup"  # one of the first steps of its side: drop not measured while the template forms
 FLAG_NO_CADENCE = "no_cadence"  # no plausible previous contact to measure the step time from
+# the feet's crossing gave a stance longer than running allows: the step is timed from the pelvis (contact and
+# end at half a typical running stance either side of the hip's low point); only its side comes from the feet
+FLAG_CONTACT_ESTIMATED = "contact_estimated"
 
 
 def _round(value: float | None, ndigits: int) -> float | None:
