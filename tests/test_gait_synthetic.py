@@ -158,6 +158,10 @@ def test_feet_crossing_far_too_early_times_the_step_from_the_pelvis(run30) -> No
     errors = np.array([s.t_contact_s - tr.t_contact_s for s, tr in pairs])
     assert np.median(np.abs(errors)) <= 0.020  # half of (typical - true duty factor) x stride, plus the hip's
     assert summarize(steps).cadence_spm == pytest.approx(170.0, abs=1.0)
+    live = GaitAnalyzer()
+    for i in range(len(early)):
+        for s in live.update(t[i], early[i], score[i]):
+            assert t[i] - s.t_end_s <= 0.25, "a pelvis-timed step is out within 0.25 s of its end too"
 
 
 def test_drop_excursion_sign_and_size(run30) -> None:
