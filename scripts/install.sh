@@ -194,6 +194,17 @@ TOML
     chmod 0644 "$CONFIG_DIR/config.toml"
 fi
 
+# -- admin password for the web page: asked here while a person runs the installer, so that nobody
+#    else on the club's Wi-Fi can claim the page's first-run setup form
+db="$STATE_DIR/gait.db"
+if [ -t 0 ] && ! runuser -u "$SERVICE_USER" -- "$venv/bin/python" -c \
+        'import sys; from station.store import Store; from web.auth import has_password; sys.exit(0 if has_password(Store(sys.argv[1])) else 1)' \
+        "$db" 2>/dev/null; then
+    say "admin password for the web page (runners' health data: choose a real one)"
+    runuser -u "$SERVICE_USER" -- "$venv/bin/gait-station" serve --set-password --db "$db" \
+        || warn "no password set: the page asks for one on the first visit (set it later with serve --set-password)"
+fi
+
 # -- 6. services ---------------------------------------------------------------------------------
 say "systemd units"
 for unit in "${UNITS[@]}"; do
@@ -221,7 +232,7 @@ if [ "$START" = 1 ]; then
 fi
 
 host=$(hostname)
-say "done. The page: http://$host.local:8080 (same Wi-Fi); on the first visit it asks for an admin password."
+say "done. The page: http://$host.local:8080 (same Wi-Fi); log in with the admin password."
 say "logs: journalctl -u gait-station -f; settings: $CONFIG_DIR/config.toml; wiring: $APP_DIR/src/hardware.md"
 if [ "$is_pi" = 1 ] && command -v rpicam-hello >/dev/null; then
     say "camera check: rpicam-hello --list-cameras"
