@@ -6,6 +6,7 @@ Formatting only: the numbers come from :mod:`station.gait`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Sequence
@@ -14,21 +15,8 @@ from typing import Any
 from station.gait.steps import Step
 from station.gait.summary import Summary, summarize
 
-STEP_COLUMNS: tuple[str, ...] = (
-    "side",
-    "t_contact_s",
-    "t_end_s",
-    "drop_excursion_deg",
-    "drop_peak_deg",
-    "cadence_spm",
-    "trunk_lean_deg",
-    "knee_fppa_deg",
-    "step_width_norm",
-    "t_peak_s",
-    "score_min",
-    "frames",
-    "flags",
-)
+# one CSV column per Step field, in the dataclass order
+STEP_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Step))
 
 
 def build_report(
