@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,14 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def skip_or_fail(msg: str) -> NoReturn:
+    """Skip a test whose material is missing here; under CI=true the material is required, so fail."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg + " (required under CI=true)")
+    pytest.skip(msg)
+
+
 def require_shared(*parts: str) -> Path:
     """Path to a file under ../shared/data; skip (or fail under CI) when absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        msg = f"shared test data not found: {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (required under CI=true)")
-        pytest.skip(msg)
+        skip_or_fail(f"shared test data not found: {path}")
     return path
 
 
@@ -50,7 +55,5 @@ def blazepose_spec():
         try:
             fetch(spec.name)
         except ModelError as exc:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"blazepose-full could not be fetched under CI: {exc}")
-            pytest.skip(f"blazepose-full is not installed and could not be fetched: {exc}")
+            skip_or_fail(f"blazepose-full is not installed and could not be fetched: {exc}")
     return spec

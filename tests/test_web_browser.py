@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from station.store import Store
-from tests.conftest import ROOT, require_shared
+from tests.conftest import ROOT, require_shared, skip_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -51,10 +51,7 @@ LEFT_STEPS, RIGHT_STEPS = 21, 20
 
 def require_chromium() -> Path:
     if not CHROMIUM.exists():
-        msg = f"{CHROMIUM} not found (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " — required under CI=true")
-        pytest.skip(msg)
+        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
     return CHROMIUM
 
 
