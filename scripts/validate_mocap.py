@@ -2,8 +2,8 @@
 """Validate the analyzer on many variants of the Fukuchi 2017 mocap track: one error-table row each.
 
 Generates the variants with ../shared/tools/mocap_track.py into a temporary folder
-(frame rate, sampling phase, keypoint noise, dropouts, camera roll, distance,
-seed), analyzes each with the roll declared as generated, and prints every row,
+(frame rate, sampling phase, keypoint noise, dropouts up to 20 %, camera roll up to 10 deg,
+distance, seed), analyzes each with the roll declared as generated, and prints every row,
 failing ones included.
 
     .venv/bin/python scripts/validate_mocap.py [--quick] [--jobs 2] [--json out.json]
@@ -40,6 +40,10 @@ def variants(quick: bool) -> list[dict]:
             out.append(dict(fps=fps, phase=0.5, noise=0.003, dropout=0.02, roll=1.0, distance=distance, seed=200 + k))
         for seed in range(300, 306):  # the same hard case with different noise draws
             out.append(dict(fps=30.0, phase=0.0, noise=0.005, dropout=0.02, roll=0.0, distance=3.0, seed=seed))
+        for k, (dropout, fps) in enumerate(itertools.product((0.1, 0.2), (30.0, 60.0))):  # many keypoints unseen
+            out.append(dict(fps=fps, phase=0.3, noise=0.003, dropout=dropout, roll=0.0, distance=3.0, seed=400 + k))
+        for k, roll in enumerate((-10.0, 10.0)):  # a badly levelled camera, declared
+            out.append(dict(fps=60.0, phase=0.6, noise=0.003, dropout=0.02, roll=roll, distance=3.0, seed=410 + k))
     return out
 
 
@@ -64,14 +68,18 @@ def run_one(v: dict, tmp: str, overrides: dict | None = None) -> dict:
     return {"name": name, **v, **r.to_dict()}
 
 
+def _f(v: float | None) -> str:
+    return "  n/a" if v is None else f"{v:+.2f}"
+
+
 def row(d: dict) -> str:
     e, p = d["drop_excursion_error_deg"], d["drop_peak_error_deg"]
     fails = ",".join(k for k, ok in d["checks"].items() if not ok)
     return (f"{d['name']:<44} {d['matched']:>3}/{d['truth_steps']:<3} rec {100 * d['recall']:5.1f} "
             f"prec {100 * d['precision']:5.1f} side {100 * (d['side_accuracy'] or 0):5.1f} "
             f"ct {1000 * (d['contact_error_median_s'] or 0):4.1f}/{1000 * (d['contact_error_p90_s'] or 0):4.1f}ms "
-            f"exc L{e['left']:+.2f} R{e['right']:+.2f} peak L{p['left']:+.2f} R{p['right']:+.2f} "
-            f"cad {d['cadence_error_spm']:+.2f}  {'PASS' if d['passed'] else 'FAIL ' + fails}")
+            f"exc L{_f(e['left'])} R{_f(e['right'])} peak L{_f(p['left'])} R{_f(p['right'])} "
+            f"cad {_f(d['cadence_error_spm'])}  {'PASS' if d['passed'] else 'FAIL ' + fails}")
 
 
 def main() -> int:

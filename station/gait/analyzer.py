@@ -82,9 +82,13 @@ LA, RA = int(BodyPart.LEFT_ANKLE), int(BodyPart.RIGHT_ANKLE)
 LS, RS = int(BodyPart.LEFT_SHOULDER), int(BodyPart.RIGHT_SHOULDER)
 
 # raw per-frame signal columns
-C_THETA, C_D, C_HIPY, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R, C_ANK_L, C_ANK_R = range(10)
-N_SIG = 10
+C_THETA, C_D, C_HIPY, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R, C_ANK_L, C_ANK_R, C_HIP_L, C_HIP_R = range(12)
+N_SIG = 12
 EVENT_COLS = [C_D, C_HIPY]
+# D and the hip height are smoothed on the frames that show both ankles (both hips): a difference taken within
+# a frame cancels what the two keypoints share (the bounce, a receding runner, camera shake). Where too few
+# frames show both (keypoint dropouts), they come from each keypoint's own smoothed height instead.
+FALLBACK_COLS = [C_ANK_L, C_ANK_R, C_HIP_L, C_HIP_R]
 METRIC_COLS = [C_THETA, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R]
 
 @dataclass(frozen=True)
@@ -180,9 +184,10 @@ class GaitAnalyzer:
         self._t: list[float] = []
         self._sig: list[np.ndarray] = []
         self._ok: list[np.ndarray] = []
-        self._qual: list[np.ndarray] = []  # min score of hips, left leg, right leg
+        self._qual: list[np.ndarray] = []  # min score of hips, left leg, right leg; share of the two hips seen
         self._swapped: list[bool] = []
         self._leg_hist: deque[tuple[float, float]] = deque()
+        self._hip_w_px = math.nan  # hip width on the last frame that showed both hips
         self._cursor = 0  # absolute index of the next sample to evaluate
         self._eval = _Evaluated()
         self._eval_base = 0
@@ -243,14 +248,18 @@ class GaitAnalyzer:
         in_view = bool(ok[[LH, RH, LK, RK, LA, RA]].any())
         self._status = FramingStatus(in_view=in_view, framing_ok=reason is None, reason=reason)
 
-        # hips seen and big enough: measure what can be measured (the feet may still be missing)
-        usable = bool(ok[LH] and ok[RH]) and reason != REASON_SMALL
-        sig, valid = self._features(t_s, xy, ok, usable=usable)
+        # measure what the keypoints seen allow, unless the runner is too small (judged on the last frame
+        # that showed both hips when one is missing)
+        if ok[LH] and ok[RH]:
+            self._hip_w_px = float(np.hypot(*(xy[RH] - xy[LH])))
+        small = reason == REASON_SMALL or not self._hip_w_px >= self.settings.min_hip_width_px
+        sig, valid = self._features(t_s, xy, ok, small=small)
         self._t.append(t_s)
         self._sig.append(sig)
         self._ok.append(valid)
         sc = np.where(ok, score, 0.0)
-        self._qual.append(np.array([min(sc[LH], sc[RH]), min(sc[LK], sc[LA]), min(sc[RK], sc[RA])]))
+        self._qual.append(np.array([min(sc[LH], sc[RH]), min(sc[LK], sc[LA]), min(sc[RK], sc[RA]),
+                                    0.5 * (float(sc[LH] > 0) + float(sc[RH] > 0))]))
         self._swapped.append(swapped)
         out = self._advance(final=False)
         self._trim()
@@ -263,22 +272,29 @@ class GaitAnalyzer:
         return out
 
     # ------------------------------------------------------------------ per-frame features
-    def _features(self, t_s: float, xy: np.ndarray, ok: np.ndarray, usable: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _features(self, t_s: float, xy: np.ndarray, ok: np.ndarray, small: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One frame's raw signals: each one its own keypoints allow (NaN where they were not seen)."""
         sig = np.full(N_SIG, np.nan)
         valid = np.zeros(N_SIG, dtype=bool)
-        if not usable or not (ok[LH] and ok[RH]):
+        if small:
             return sig, valid
         s = self._sign
+        both_hips = bool(ok[LH] and ok[RH])
+        if ok[LH]:
+            sig[C_HIP_L] = xy[LH, 1]
+        if ok[RH]:
+            sig[C_HIP_R] = xy[RH, 1]
         lh, rh = xy[LH], xy[RH]
         mid = (lh + rh) / 2.0
         hip_w = float(np.hypot(*(rh - lh)))
-        # obliquity: left hip -> right hip against the horizontal, + when the right hip is higher (y is down)
-        sig[C_THETA] = math.degrees(math.atan2(-(rh[1] - lh[1]), s * (rh[0] - lh[0])))
-        sig[C_HIPY] = mid[1]
-        if ok[LA] and ok[RA]:
-            leg = (xy[LA, 1] + xy[RA, 1]) / 2.0 - mid[1]
-            if leg > hip_w:  # feet below the hips by a plausible amount
-                self._leg_hist.append((t_s, leg))
+        if both_hips:
+            # obliquity: left hip -> right hip against the horizontal, + when the right hip is higher (y is down)
+            sig[C_THETA] = math.degrees(math.atan2(-(rh[1] - lh[1]), s * (rh[0] - lh[0])))
+            sig[C_HIPY] = mid[1]
+            if ok[LA] and ok[RA]:
+                leg = (xy[LA, 1] + xy[RA, 1]) / 2.0 - mid[1]
+                if leg > hip_w:  # feet below the hips by a plausible amount
+                    self._leg_hist.append((t_s, leg))
         # the current leg length: the median over the last stride (a runner receding from or approaching the
         # camera changes it by the second; within a stride the median ignores the legs' own motion)
         while self._leg_hist and self._leg_hist[0][0] < t_s - 2.0 * 60.0 / self.cadence_spm:
@@ -291,6 +307,8 @@ class GaitAnalyzer:
                 sig[C_ANK_L] = xy[LA, 1] / leg_px
             if ok[RA]:
                 sig[C_ANK_R] = xy[RA, 1] / leg_px
+        if not both_hips:
+            return sig, np.isfinite(sig)
         if ok[LS] and ok[RS]:
             sh = (xy[LS] + xy[RS]) / 2.0
             if sh[1] < mid[1]:
@@ -358,6 +376,12 @@ class GaitAnalyzer:
         ok = np.asarray(self._ok[lo:hi + 1])
         sm = np.full(N_SIG, np.nan)
         sm[EVENT_COLS] = local_quadratic(t, sig[:, EVENT_COLS], ok[:, EVENT_COLS], t_i, h_event)
+        if not (math.isfinite(sm[C_D]) and math.isfinite(sm[C_HIPY])):
+            sm[FALLBACK_COLS] = local_quadratic(t, sig[:, FALLBACK_COLS], ok[:, FALLBACK_COLS], t_i, h_event)
+            if not math.isfinite(sm[C_D]):
+                sm[C_D] = sm[C_ANK_R] - sm[C_ANK_L]
+            if not math.isfinite(sm[C_HIPY]):
+                sm[C_HIPY] = 0.5 * (sm[C_HIP_L] + sm[C_HIP_R])
         sm[METRIC_COLS] = local_quadratic(t, sig[:, METRIC_COLS], ok[:, METRIC_COLS], t_i, h_metric)
         self._eval.t.append(t_i)
         self._eval.sig.append(sm)
@@ -671,10 +695,10 @@ class GaitAnalyzer:
         raw_lo = max(0, int(np.searchsorted(np.asarray(self._t), t_c)))
         raw_hi = int(np.searchsorted(np.asarray(self._t), t_e, side="right"))
         frames = raw_hi - raw_lo
-        qual = np.asarray(self._qual[raw_lo:raw_hi]) if frames > 0 else np.zeros((0, 3))
+        qual = np.asarray(self._qual[raw_lo:raw_hi]) if frames > 0 else np.zeros((0, 4))
         leg_col = 2 if p.side == "right" else 1
         per_frame = np.minimum(qual[:, 0], qual[:, leg_col]) if frames else np.zeros(0)
-        hips_seen = float(np.mean(qual[:, 0] > 0)) if frames else 0.0
+        hips_seen = float(np.mean(qual[:, 3])) if frames else 0.0  # each hip's share of frames, averaged
         if frames == 0 or hips_seen < 0.5:
             self.steps_rejected += 1
             return None
