@@ -82,9 +82,11 @@ def _poses(path: Path, model: str | None, model_path: str | None, progress: bool
     return gen(), estimator.name
 
 
-def _settings(view: str, camera_roll_deg: float | None, min_score: float) -> AnalyzerSettings:
+def _settings(view: str, camera_roll_deg: float | None, min_score: float,
+              camera_distance_m: float | None = None) -> AnalyzerSettings:
     try:
-        return AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score)
+        return AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score,
+                                camera_distance_m=camera_distance_m)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -98,6 +100,16 @@ def _roll_option(f):  # type: ignore[no-untyped-def]
     )(f)
 
 
+def _distance_option(f):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--camera-distance-m",
+        type=float,
+        default=None,
+        help="Measured distance from the lens to the runner's pelvis (m). Under 2.5 m contact is timed from the "
+             "landing ankle.",
+    )(f)
+
+
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "text", "csv"]), default="text", show_default=True,
@@ -108,6 +120,7 @@ def _roll_option(f):  # type: ignore[no-untyped-def]
 @click.option("--view", type=click.Choice(["posterior", "anterior"]), default="posterior", show_default=True,
               help="Camera behind the runner (posterior) or in front (anterior).")
 @_roll_option
+@_distance_option
 @click.option("--min-score", type=float, default=AnalyzerSettings.min_score, show_default=True,
               help="Keypoint confidence below which a keypoint counts as not seen.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
@@ -119,13 +132,14 @@ def analyze(
     model_path: Path | None,
     view: str,
     camera_roll_deg: float | None,
+    camera_distance_m: float | None,
     min_score: float,
     output: Path | None,
 ) -> None:
     """Analyze a video or a pose track CSV: per-step pelvic drop and running metrics."""
     from station.report import build_report, report_json, report_text, steps_csv
 
-    settings = _settings(view, camera_roll_deg, min_score)
+    settings = _settings(view, camera_roll_deg, min_score, camera_distance_m)
     poses, model_name = _poses(path, model, str(model_path) if model_path else None, progress=True)
     run = run_analyzer(poses, settings)
     if run.frames == 0:
@@ -135,7 +149,8 @@ def analyze(
     log.info("%s: %d frames, %d with the runner in view, %d steps", path, run.frames, run.frames_in_view,
              len(run.steps))
     report = build_report(run.steps, source=str(path), frames=run.frames, fps=run.fps, model=model_name, view=view,
-                          camera_roll_deg=camera_roll_deg, frames_in_view=run.frames_in_view)
+                          camera_roll_deg=camera_roll_deg, frames_in_view=run.frames_in_view,
+                          camera_distance_m=camera_distance_m)
     if fmt == "json":
         text = report_json(report) + "\n"
     else:
@@ -154,14 +169,18 @@ def analyze(
 @click.argument("truth", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--view", type=click.Choice(["posterior", "anterior"]), default="posterior", show_default=True)
 @_roll_option
+@_distance_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Exit with status 1 when an acceptance limit is missed.")
-def validate(track: Path, truth: Path, view: str, camera_roll_deg: float | None, fmt: str, strict: bool) -> None:
+def validate(
+    track: Path, truth: Path, view: str, camera_roll_deg: float | None, camera_distance_m: float | None, fmt: str,
+    strict: bool,
+) -> None:
     """Compare the analysis of a pose track CSV with a truth file (force plate + markers): the error table."""
     from station.keypoints import iter_track_csv
     from station.validation import format_table, load_truth, validate_steps
 
-    settings = _settings(view, camera_roll_deg, AnalyzerSettings.min_score)
+    settings = _settings(view, camera_roll_deg, AnalyzerSettings.min_score, camera_distance_m)
     truth_data = load_truth(truth)
     run = run_analyzer(iter_track_csv(track), settings)
     if run.frames == 0:
@@ -169,7 +188,8 @@ def validate(track: Path, truth: Path, view: str, camera_roll_deg: float | None,
     result = validate_steps(run.steps, truth_data, run.t_span_s)
     if fmt == "json":
         d = result.to_dict()
-        d.update(track=str(track), truth=str(truth), camera_roll_deg=camera_roll_deg)
+        d.update(track=str(track), truth=str(truth), camera_roll_deg=camera_roll_deg,
+                 camera_distance_m=camera_distance_m)
         click.echo(json.dumps(d, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v))
     else:
         click.echo(f"{track} vs {truth}" + (f" (camera roll {camera_roll_deg:+g} deg declared)"

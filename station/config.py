@@ -42,11 +42,14 @@ class CameraSettings:
     fps: float = 60.0  # requested capture rate
     view: View = "posterior"
     camera_roll_deg: float | None = None  # declared roll (levelled camera: 0); None = unknown
+    distance_m: float | None = None  # declared distance from the lens to the runner's pelvis; None = unknown
 
     def __post_init__(self) -> None:
         _check(1.0 <= self.fps <= 240.0, "camera.fps", "must be between 1 and 240")
         if self.camera_roll_deg is not None:
             _check(abs(self.camera_roll_deg) <= 45.0, "camera.camera_roll_deg", "must be within ±45")
+        if self.distance_m is not None:
+            _check(0.5 <= self.distance_m <= 50.0, "camera.distance_m", "must be between 0.5 and 50 (metres)")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def build_report(
     camera_roll_deg: float | None,
     frames_in_view: int | None = None,
     summary: Summary | None = None,
+    camera_distance_m: float | None = None,
 ) -> dict[str, Any]:
     """The report dict: DESIGN.md's keys (source, frames, fps, model, steps, summary) and a few more."""
     summary = summary or summarize(steps)
@@ -40,6 +41,7 @@ def build_report(
         "model": model,
         "view": view,
         "camera_roll_deg": camera_roll_deg,
+        "camera_distance_m": camera_distance_m,
         "frames_in_view": frames_in_view,
         "steps": [s.to_dict() for s in steps],
         "summary": summary.to_dict(),

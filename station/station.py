@@ -421,7 +421,8 @@ class Station:
 
     def _new_analyzer(self, settings: Settings) -> GaitAnalyzer:
         cam = settings.camera
-        return GaitAnalyzer(AnalyzerSettings(view=cam.view, camera_roll_deg=cam.camera_roll_deg))
+        return GaitAnalyzer(AnalyzerSettings(view=cam.view, camera_roll_deg=cam.camera_roll_deg,
+                                             camera_distance_m=cam.distance_m))
 
     def _current_settings(self) -> Settings:
         """The file settings with the web page's overrides (re-read when the web changed them)."""

@@ -101,6 +101,15 @@ def test_missing_file_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixt
     assert rc != 0 and err.count("\n") == 1 and "roll" in err
     rc, _, err = run(["analyze", str(mocap_dir / "s01_30fps_clean.track.csv"), "--view", "sideways"], capsys)
     assert rc != 0 and "Traceback" not in err
+    rc, _, err = run(["validate", str(mocap_dir / "s01_30fps_clean.track.csv"), str(mocap_dir / "s01.truth.json"),
+                      "--camera-distance-m", "-2"], capsys)
+    assert rc != 0 and err.count("\n") == 1 and "camera_distance_m" in err
+
+
+def test_declared_distance_is_in_the_report(mocap_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(["analyze", str(mocap_dir / "s01_30fps_clean.track.csv"), "--format", "json",
+                      "--camera-distance-m", "3"], capsys)
+    assert rc == 0 and json.loads(out)["camera_distance_m"] == 3.0
 
 
 def test_track_with_nobody_in_it_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

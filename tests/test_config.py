@@ -28,6 +28,7 @@ def test_toml_and_overrides(tmp_path: Path):
         ("[cues]\nbogus = 1\n", "unknown setting cues.bogus"),
         ('[camera]\nview = "sideways"\n', "must be one of"),
         ('[pins]\ngreen = 27\n', "different"),
+        ("[camera]\ndistance_m = 0.1\n", "camera.distance_m must be between"),
         ('[cues]\nwindow_steps = "8"\n', "whole number"),
         ("[cues\n", "config"),
     ],

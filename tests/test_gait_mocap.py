@@ -50,6 +50,24 @@ def mocap_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[
     return made
 
 
+@pytest.fixture(scope="session")
+def near_camera_track(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The run seen from 2 m (a short room; the feet's crossing comes ~45 ms after contact there)."""
+    src = require_shared("mocap", "fukuchi2017")
+    if not TOOL.exists():
+        require_shared("..", "tools", "mocap_track.py")
+    out = tmp_path_factory.mktemp("mocap_near")
+    track, truth = out / "D2.track.csv", out / "D2.truth.json"
+    subprocess.run(
+        [sys.executable, str(TOOL), "--run", str(src / "RBDS001runT25markers.txt"),
+         "--static", str(src / "RBDS001static.txt"), "--forces", str(src / "RBDS001runT25forces.txt"),
+         "--fps", "60", "--phase", "0.5", "--noise-frac", "0.003", "--dropout", "0.02", "--roll-deg", "1",
+         "--distance", "2", "--seed", "201", "--track-out", str(track), "--truth-out", str(truth)],
+        check=True, capture_output=True, timeout=120,
+    )
+    return track, truth
+
+
 SHARED_TRACKS = [
     ("s01_30fps_clean.track.csv", 0.0),
     ("s01_30fps_noisy.track.csv", 0.0),
@@ -57,11 +75,11 @@ SHARED_TRACKS = [
 ]
 
 
-def _check(track: Path, truth: Path, roll: float) -> None:
+def _check(track: Path, truth: Path, roll: float, distance_m: float | None = None) -> None:
     t = read_track_csv(track)
     tr = load_truth(truth)
     # roll declared as the camera really was, so drop_peak is checked too
-    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=roll))
+    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=roll, camera_distance_m=distance_m))
     r = validate_steps(steps, tr, (float(t.t_s[0]), float(t.t_s[-1])))
     table = f"{track.name}: {r.to_dict()}"
     assert r.recall >= LIMITS["recall_min"], table
@@ -92,3 +110,20 @@ def test_undeclared_roll_leaves_peak_null_and_excursion_unchanged(mocap_dir: Pat
     declared = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=2.0))
     assert all(s.drop_peak_deg is None for s in plain)
     assert [s.drop_excursion_deg for s in plain] == [s.drop_excursion_deg for s in declared]
+
+
+def test_declared_near_camera_meets_the_acceptance_limits(near_camera_track: tuple[Path, Path]) -> None:
+    """At 2 m the feet's crossing is late; declaring the distance times contact on the landing ankle."""
+    track, truth = near_camera_track
+    _check(track, truth, 1.0, distance_m=2.0)
+    t = read_track_csv(track)
+    undeclared = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=1.0))
+    r = validate_steps(undeclared, load_truth(truth), (float(t.t_s[0]), float(t.t_s[-1])))
+    assert r.contact_error_median_s is not None and r.contact_error_median_s > 0.040, "the crossing is late at 2 m"
+
+
+def test_declared_distance_from_3_m_changes_nothing(mocap_dir: Path) -> None:
+    t = read_track_csv(mocap_dir / "s01_30fps_noisy.track.csv")
+    plain = analyze_track(t.t_s, t.xy, t.score)
+    declared = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_distance_m=3.0))
+    assert [s.to_dict() for s in plain] == [s.to_dict() for s in declared]

@@ -26,7 +26,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 #: (section, title, fields shown; None = all)
 SECTIONS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("cues", "Cues", None),
-    ("camera", "Camera", ("view", "camera_roll_deg", "fps")),
+    ("camera", "Camera", ("view", "camera_roll_deg", "distance_m", "fps")),
     ("session", "Sessions", None),
     ("pins", "GPIO pins (BCM numbers)", None),
     ("web", "Web page", ("live_page_public",)),
@@ -53,6 +53,8 @@ HELP: dict[str, str] = {
     "cues.buzzer_kind": "active: on/off buzzer; passive: a piezo driven with a tone.",
     "camera.view": "posterior: camera behind the runner; anterior: in front.",
     "camera.camera_roll_deg": "The camera's roll if levelled and known (0 = level); empty = unknown (no peak drop).",
+    "camera.distance_m": "Lens to the runner's pelvis (m), if measured. Under 2.5 m, contact is timed from the "
+                         "landing ankle (the feet's crossing comes late that close).",
     "camera.fps": "Requested frame rate.",
     "session.auto": "Start a session when a runner appears, end it when they leave.",
     "session.appear_s": "Runner in view this long before an automatic session starts (s).",

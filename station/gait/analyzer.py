@@ -140,6 +140,12 @@ class AnalyzerSettings:
     # noisier at 3 m, where the crossing is within 6 ms, and recall falls to 90 % at 5 m; off by default
     # (docs/validation.md has both tables)
     refine_contact: bool = False
+    # declared camera distance (lens to pelvis, m; None = unknown). Nearer than `near_camera_m` the perspective
+    # lifts the farther, landing foot so much that the feet cross 45-75 ms after contact (at 2-1.5 m; within
+    # 25 ms at 2.5-5 m), so contact comes from the landing ankle's own trajectory, as with refine_contact
+    # (docs/validation.md, "Camera distance")
+    camera_distance_m: float | None = None
+    near_camera_m: float = 2.5
     buffer_s: float = 4.0
 
     def __post_init__(self) -> None:
@@ -150,6 +156,15 @@ class AnalyzerSettings:
         if self.camera_roll_deg is not None and not (math.isfinite(self.camera_roll_deg)
                                                      and abs(self.camera_roll_deg) < 45.0):
             raise ValueError(f"camera_roll_deg must be a finite angle below 45 deg, not {self.camera_roll_deg}")
+        if self.camera_distance_m is not None and not (math.isfinite(self.camera_distance_m)
+                                                       and self.camera_distance_m > 0.0):
+            raise ValueError(f"camera_distance_m must be a positive distance, not {self.camera_distance_m}")
+
+    @property
+    def contact_from_ankle(self) -> bool:
+        """Time contact on the landing ankle's trajectory rather than the feet's crossing."""
+        near = self.camera_distance_m is not None and self.camera_distance_m < self.near_camera_m
+        return self.refine_contact or near
 
 
 @dataclass
@@ -519,7 +534,7 @@ class GaitAnalyzer:
         refined = None
         if self.settings.view == "anterior":
             refined = self._contact_anterior(p.side, p.t_contact_s, t_mid)
-        elif self.settings.refine_contact:
+        elif self.settings.contact_from_ankle:
             refined = self._contact_knee(p.side, p.t_contact_s, t_mid)
         if refined is not None:
             self._move_contact(p, refined)

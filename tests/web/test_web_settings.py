@@ -42,7 +42,8 @@ def current_form(client: FlaskClient) -> dict[str, Any]:
 def test_form_shows_every_setting(client: FlaskClient, logged_in: AuthActions) -> None:
     html = client.get("/settings/").get_data(as_text=True)
     for name in ("cues__amber_deg", "cues__red_deg", "cues__mode", "cues__metronome", "camera__view",
-                 "camera__camera_roll_deg", "pins__green", "pins__buzzer", "web__live_page_public"):
+                 "camera__camera_roll_deg", "camera__distance_m", "pins__green", "pins__buzzer",
+                 "web__live_page_public"):
         assert f'name="{name}"' in html, name
 
 
@@ -55,13 +56,13 @@ def test_unchanged_form_saves_no_overrides(client: FlaskClient, logged_in: AuthA
 def test_changes_are_saved_as_validated_overrides(client: FlaskClient, logged_in: AuthActions, store: Store) -> None:
     form = current_form(client)
     form.update({"cues__amber_deg": "3,5", "cues__red_deg": "5.5", "camera__view": "anterior",
-                 "camera__camera_roll_deg": "0", "pins__buzzer": "12"})
+                 "camera__camera_roll_deg": "0", "camera__distance_m": "2", "pins__buzzer": "12"})
     form.pop("cues__beep_on_red")  # unticked checkbox
     r = logged_in.post("/settings/", form)
     assert r.status_code == 302
     saved = store.settings_overrides()
     assert saved == {"cues": {"amber_deg": 3.5, "red_deg": 5.5, "beep_on_red": False},
-                     "camera": {"view": "anterior", "camera_roll_deg": 0.0}, "pins": {"buzzer": 12}}
+                     "camera": {"view": "anterior", "camera_roll_deg": 0.0, "distance_m": 2.0}, "pins": {"buzzer": 12}}
     s = Settings().merged(saved)
     assert s.cues.amber_deg == 3.5 and s.camera.view == "anterior" and s.pins.buzzer == 12
     html = client.get("/settings/").get_data(as_text=True)
@@ -77,6 +78,7 @@ def test_changes_are_saved_as_validated_overrides(client: FlaskClient, logged_in
     ("pins__green", "40", "config: pins.green must be a BCM GPIO number between 2 and 27"),
     ("cues__mode", "loud", "config: cues.mode must be one of absolute, baseline (got 'loud')"),
     ("camera__camera_roll_deg", "90", "config: camera.camera_roll_deg must be within ±45"),
+    ("camera__distance_m", "0", "config: camera.distance_m must be between 0.5 and 50 (metres)"),
     ("cues__window_steps", "2.5", "config: cues.window_steps must be a whole number (got '2.5')"),
 ])
 def test_invalid_input_shows_one_line_and_saves_nothing(client: FlaskClient, logged_in: AuthActions, store: Store,
