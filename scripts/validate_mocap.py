@@ -3,8 +3,8 @@
 
 Generates the variants with ../shared/tools/mocap_track.py into a temporary folder
 (frame rate, sampling phase, keypoint noise, dropouts up to 20 %, camera roll up to 10 deg,
-distance, seed), analyzes each with the roll declared as generated, and prints every row,
-failing ones included.
+distance, seed), analyzes each with the roll and the distance declared as generated (``--set
+camera_distance_m=None`` for an undeclared distance), and prints every row, failing ones included.
 
     .venv/bin/python scripts/validate_mocap.py [--quick] [--jobs 2] [--json out.json]
 """
@@ -63,7 +63,8 @@ def run_one(v: dict, tmp: str, overrides: dict | None = None) -> dict:
         check=True, capture_output=True,
     )
     t = read_track_csv(track)
-    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=v["roll"], **(overrides or {})))
+    settings = {"camera_roll_deg": v["roll"], "camera_distance_m": v["distance"], **(overrides or {})}
+    steps = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(**settings))
     r = validate_steps(steps, load_truth(truth), (float(t.t_s[0]), float(t.t_s[-1])))
     return {"name": name, **v, **r.to_dict()}
 
