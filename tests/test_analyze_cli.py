@@ -173,3 +173,23 @@ def test_real_posterior_clip_runs_end_to_end(capsys: pytest.CaptureFixture[str])
         assert 0.08 <= s["t_end_s"] - s["t_contact_s"] <= 0.45
         assert s["cadence_spm"] is None or 100 <= s["cadence_spm"] <= 240
     assert 140.0 <= report["summary"]["cadence_spm"] <= 220.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("clip", "why"), [
+    ("sports2d_demo_walk_backflip_2people.mp4",
+     "a man standing on a box facing the camera, swinging his arms before a backflip; a woman walking past"),
+    ("zzzhushi_treadmill_rear_oblique_male_side.mp4", "treadmill running seen from the side and behind: "
+     "the hips are 0.02-0.13 of the leg length apart, where obliquity and the feet's sides mean nothing"),
+])
+def test_real_clips_without_a_measurable_runner_give_no_steps(clip: str, why: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """No invented steps on real video: nothing is counted from a standing person, a walker seen side-on, or a
+    runner seen from the side; the report says the runner was seen."""
+    video = require_shared("videos", clip)
+    model = require_shared(*MOVENET)
+    rc, out, _ = run(["analyze", str(video), "--model-path", str(model), "--format", "json"], capsys)
+    assert rc == 0, why
+    report = json.loads(out)
+    assert report["frames_in_view"] > 100, why
+    assert report["steps"] == [], why

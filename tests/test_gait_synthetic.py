@@ -18,7 +18,7 @@ import pytest
 
 from station.gait import AnalyzerSettings, GaitAnalyzer, Step, analyze_track, summarize
 from station.gait.coco import BodyPart as B
-from station.gait.framing import REASON_FEET, REASON_NOT_IN_VIEW, swap_left_right
+from station.gait.framing import REASON_FEET, REASON_NOT_IN_VIEW, REASON_REVERSED, REASON_SIDE, swap_left_right
 from station.gait.steps import FLAG_CONTACT_ESTIMATED, FLAG_SWAP_REPAIRED
 
 W, H = 640, 480
@@ -365,3 +365,28 @@ def test_keypoint_dropouts_lose_no_steps(run30) -> None:
     assert len(steps) >= len(full) - 1
     assert all(s.side == tr.side for s, tr in pairs)
     assert np.median([abs(s.t_contact_s - tr.t_contact_s) for s, tr in pairs]) <= 0.040
+
+
+def test_runner_seen_from_the_side_gives_no_steps_and_says_why(run30) -> None:
+    """Hips nearly on top of each other (a side view, here 5 % of the leg length apart): no obliquity to measure."""
+    t, xy, score, _ = run30
+    side = xy.copy()
+    mid_x = (xy[:, B.LEFT_HIP, 0] + xy[:, B.RIGHT_HIP, 0]) / 2
+    for part in (B.LEFT_HIP, B.RIGHT_HIP, B.LEFT_KNEE, B.RIGHT_KNEE, B.LEFT_ANKLE, B.RIGHT_ANKLE):
+        side[:, part, 0] = mid_x + (xy[:, part, 0] - mid_x) * 0.2  # 40 px of hip width -> 8 px (leg ~190 px)
+    analyzer = GaitAnalyzer(AnalyzerSettings(min_hip_width_px=5.0))
+    steps = [s for i in range(len(t)) for s in analyzer.update(t[i], side[i], score[i])] + analyzer.finish()
+    assert steps == []
+    assert analyzer.status.reason == REASON_SIDE
+
+
+def test_runner_facing_the_other_way_gives_no_steps(run30) -> None:
+    """Mirrored for the whole run with the posterior setting: a wrong view setting, or someone facing the
+    camera; the swap repair is for a few glitchy frames, not for this."""
+    t, xy, score, _ = run30
+    mirrored = xy.copy()
+    mirrored[:, :, 0] = W - mirrored[:, :, 0]
+    analyzer = GaitAnalyzer(AnalyzerSettings(view="posterior"))
+    steps = [s for i in range(len(t)) for s in analyzer.update(t[i], mirrored[i], score[i])] + analyzer.finish()
+    assert steps == []
+    assert analyzer.status.reason == REASON_REVERSED

@@ -65,6 +65,7 @@ from station.gait.filters import (
 )
 from station.gait.framing import (
     REASON_REVERSED,
+    REASON_SIDE,
     REASON_SMALL,
     FramingStatus,
     check_frame,
@@ -133,6 +134,13 @@ class AnalyzerSettings:
     min_bounce_leg: float = 0.01
     max_gap_s: float = 0.3  # longer stretches without feet/hips reset the side tracking
     min_hip_width_px: float = 15.0  # below this, 1 px of keypoint error is more than 4 deg of obliquity
+    # hips closer together in the image than this fraction of the leg length: the runner is seen from the side.
+    # Seen from behind or in front the ratio is 0.18-0.3 (mocap hip joint centres, MoveNet's hips); 0.1 is a
+    # yaw of ~65 deg, where the image obliquity is 2.4 x the pelvis's and the feet no longer tell the sides
+    min_hip_leg_ratio: float = 0.1
+    # left/right reversed on more frames in a row than this: the runner faces the other way (or the view
+    # setting is wrong); a few frames are a pose model's label swap, repaired
+    max_reversed_frames: int = 15
     # the first steps of each side only teach the drop model: fewer than this many strides leave it undetermined
     template_min_steps: int = 3
     # contact from the knee of the landing ankle's trajectory instead of the feet's crossing: robust to camera
@@ -255,20 +263,26 @@ class GaitAnalyzer:
             xy, score = swap_left_right(xy, score)
             ok = (score >= self.settings.min_score) & np.isfinite(xy).all(axis=1)
             self._reversed_run += 1
-        else:
+        elif ok[LH] and ok[RH]:
             self._reversed_run = 0
         reason = check_frame(xy, ok, self.settings.min_hip_width_px, frame_size)
-        if reason is None and self._reversed_run > 15:
+        if ok[LH] and ok[RH]:
+            self._hip_w_px = float(np.hypot(*(xy[RH] - xy[LH])))
+        # judged on the last frame that showed both hips when one is missing, against the leg length of the
+        # last stride
+        side_on = bool(self._hip_w_px < self.settings.min_hip_leg_ratio * self._leg_px())
+        reversed_on = self._reversed_run > self.settings.max_reversed_frames
+        if reason is None and reversed_on:
             reason = REASON_REVERSED
+        if reason in (None, REASON_SMALL) and side_on:
+            reason = REASON_SIDE
         in_view = bool(ok[[LH, RH, LK, RK, LA, RA]].any())
         self._status = FramingStatus(in_view=in_view, framing_ok=reason is None, reason=reason)
 
-        # measure what the keypoints seen allow, unless the runner is too small (judged on the last frame
-        # that showed both hips when one is missing)
-        if ok[LH] and ok[RH]:
-            self._hip_w_px = float(np.hypot(*(xy[RH] - xy[LH])))
+        # measure what the keypoints seen allow, unless the runner is too small, seen from the side or facing
+        # the other way
         small = reason == REASON_SMALL or not self._hip_w_px >= self.settings.min_hip_width_px
-        sig, valid = self._features(t_s, xy, ok, small=small)
+        sig, valid = self._features(t_s, xy, ok, small=small or side_on or reversed_on)
         self._t.append(t_s)
         self._sig.append(sig)
         self._ok.append(valid)
@@ -714,7 +728,9 @@ class GaitAnalyzer:
         leg_col = 2 if p.side == "right" else 1
         per_frame = np.minimum(qual[:, 0], qual[:, leg_col]) if frames else np.zeros(0)
         hips_seen = float(np.mean(qual[:, 3])) if frames else 0.0  # each hip's share of frames, averaged
-        if frames == 0 or hips_seen < 0.5:
+        # a stance seen mostly left/right reversed is someone facing the other way, not a label glitch
+        reversed_share = float(np.mean(self._swapped[raw_lo:raw_hi])) if frames else 0.0
+        if frames == 0 or hips_seen < 0.5 or reversed_share > 0.5:
             self.steps_rejected += 1
             return None
         flags: list[str] = []

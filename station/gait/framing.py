@@ -38,6 +38,7 @@ REASON_FEET = "feet not visible"
 REASON_SMALL = "runner too small"
 REASON_EDGE = "runner at the edge of the frame"
 REASON_REVERSED = "left and right look reversed: check the view setting (posterior/anterior)"
+REASON_SIDE = "runner seen from the side: the camera must be behind (or in front of) the runner"
 
 
 @dataclass(frozen=True)
