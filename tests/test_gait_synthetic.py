@@ -43,8 +43,13 @@ def synth_run(
     lean_deg: float = 0.0,
     seed: int = 0,
     t0_s: float = 0.0,
+    walking: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[SynthTruth]]:
-    """(t_s, xy, score, truth): a posterior-view runner. Left stance first, at t0 + 0.2 s."""
+    """(t_s, xy, score, truth): a posterior-view runner. Left stance first, at t0 + 0.2 s.
+
+    ``walking``: the pelvis vaults over the stance leg instead (highest at mid-stance, an inverted
+    pendulum); with ``stance_s`` longer than the step period both feet share the ground.
+    """
     rng = np.random.default_rng(seed)
     period = 60.0 / cadence_spm
     t = t0_s + np.arange(int(duration_s * fps)) / fps
@@ -76,7 +81,7 @@ def synth_run(
         theta = offset_deg + (d if stance_side == "right" else -d)
         # hip height: lowest at mid-stance (largest y), a bounce of 10 px
         phase = (ti - (contacts[k] if k >= 0 else contacts[0] - period) - stance_s / 2) / period
-        hip_y = 200.0 + 5.0 * math.cos(2 * math.pi * phase)
+        hip_y = 200.0 + (-5.0 if walking else 5.0) * math.cos(2 * math.pi * phase)
         half = hip_w / 2
         dy = half * math.tan(math.radians(theta))
         xy[i, B.LEFT_HIP] = (cx - half, hip_y + dy)
@@ -390,3 +395,12 @@ def test_runner_facing_the_other_way_gives_no_steps(run30) -> None:
     steps = [s for i in range(len(t)) for s in analyzer.update(t[i], mirrored[i], score[i])] + analyzer.finish()
     assert steps == []
     assert analyzer.status.reason == REASON_REVERSED
+
+
+@pytest.mark.parametrize(("cadence_spm", "stance_s"), [(110.0, 0.65), (130.0, 0.55)])
+def test_walking_gives_no_steps(cadence_spm: float, stance_s: float) -> None:
+    """Walking (both feet on the ground at once, the pelvis highest at mid-stance) is not running: no steps."""
+    t, xy, score, truth = synth_run(duration_s=20.0, cadence_spm=cadence_spm, stance_s=stance_s, walking=True,
+                                    noise_px=1.0)
+    assert len(truth) > 30
+    assert analyze_track(t, xy, score) == []
