@@ -22,8 +22,7 @@ from web import queries
 from web.auth import login_required
 from web.db import get_store
 from web.metrics import finite
-from web.runners import get_runner_or_404
-from web.sessions import get_session_or_404, list_rows, session_detail
+from web.sessions import get_runner_or_404, get_session_or_404, list_rows, session_detail
 
 bp = Blueprint("export", __name__, url_prefix="/sessions")
 api = Blueprint("api", __name__, url_prefix="/api")

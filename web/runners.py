@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from station.errors import InputError
-from station.store import Store
 from web import charts, queries
 from web.auth import login_required
 from web.db import effective_settings, get_store
-from web.sessions import list_rows
+from web.sessions import get_runner_or_404, list_rows
 
 bp = Blueprint("runners", __name__, url_prefix="/runners")
-
-
-def get_runner_or_404(store: Store, runner_id: int) -> dict[str, Any]:
-    runner = store.runner(runner_id)
-    if runner is None:
-        abort(404, description=f"There is no runner {runner_id}.")
-    return runner
 
 
 @bp.route("/")

@@ -25,6 +25,13 @@ def get_session_or_404(store: Store, session_id: int) -> dict[str, Any]:
     return session
 
 
+def get_runner_or_404(store: Store, runner_id: int) -> dict[str, Any]:
+    runner = store.runner(runner_id)
+    if runner is None:
+        abort(404, description=f"There is no runner {runner_id}.")
+    return runner
+
+
 def list_rows(store: Store, runner_id: int | None, limit: int, offset: int) -> list[dict[str, Any]]:
     """Sessions newest first, each with per-side mean drop and cadence (from its steps)."""
     rows = store.sessions(runner_id=runner_id, limit=limit, offset=offset)
@@ -65,9 +72,7 @@ def index() -> Any:
     store = get_store()
     runner_id = request.args.get("runner", type=int)
     page = max(request.args.get("page", 1, type=int), 1)
-    runner = store.runner(runner_id) if runner_id is not None else None
-    if runner_id is not None and runner is None:
-        abort(404, description=f"There is no runner {runner_id}.")
+    runner = get_runner_or_404(store, runner_id) if runner_id is not None else None
     rows = list_rows(store, runner_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return render_template("sessions/index.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
                            runner=runner, runners=store.runners())
