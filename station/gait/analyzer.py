@@ -211,6 +211,7 @@ class GaitAnalyzer:
         self._swapped: list[bool] = []
         self._leg_hist: deque[tuple[float, float]] = deque()
         self._hip_w_px = math.nan  # hip width on the last frame that showed both hips
+        self._leg_px_now = math.nan  # median leg length over the last stride (kept with _leg_hist)
         self._cursor = 0  # absolute index of the next sample to evaluate
         self._eval = _Evaluated()
         self._eval_base = 0
@@ -281,7 +282,7 @@ class GaitAnalyzer:
 
         # measure what the keypoints seen allow, unless the runner is too small, seen from the side or facing
         # the other way
-        small = reason == REASON_SMALL or not self._hip_w_px >= self.settings.min_hip_width_px
+        small = not self._hip_w_px >= self.settings.min_hip_width_px
         sig, valid = self._features(t_s, xy, ok, small=small or side_on or reversed_on)
         self._t.append(t_s)
         self._sig.append(sig)
@@ -315,7 +316,7 @@ class GaitAnalyzer:
             sig[C_HIP_R] = xy[RH, 1]
         lh, rh = xy[LH], xy[RH]
         mid = (lh + rh) / 2.0
-        hip_w = float(np.hypot(*(rh - lh)))
+        hip_w = self._hip_w_px  # this frame's when both hips are seen (the only case it is used in)
         if both_hips:
             # obliquity: left hip -> right hip against the horizontal, + when the right hip is higher (y is down)
             sig[C_THETA] = math.degrees(math.atan2(-(rh[1] - lh[1]), s * (rh[0] - lh[0])))
@@ -328,7 +329,8 @@ class GaitAnalyzer:
         # camera changes it by the second; within a stride the median ignores the legs' own motion)
         while self._leg_hist and self._leg_hist[0][0] < t_s - 2.0 * 60.0 / self.cadence_spm:
             self._leg_hist.popleft()
-        leg_px = float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
+        self._leg_px_now = float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
+        leg_px = self._leg_px_now
         if ok[LA] and ok[RA] and math.isfinite(leg_px):
             sig[C_D] = (xy[RA, 1] - xy[LA, 1]) / leg_px
         if math.isfinite(leg_px):
@@ -703,7 +705,7 @@ class GaitAnalyzer:
         return ts[k]
 
     def _leg_px(self) -> float:
-        return float(np.median([v for _, v in self._leg_hist])) if self._leg_hist else math.nan
+        return self._leg_px_now
 
     def _value_at(self, col: int, t: float) -> float:
         ts = np.asarray(self._eval.t)
