@@ -69,15 +69,9 @@ class OracleModel(StrideDropModel):
         super().__init__(**kw)
         self._true = true_coef
 
-    def _shrunk(self, a, a_inv, a2, b, k_max):  # noqa: ANN001 - same signature as the parent
-        c = a_inv @ b
-        rss = self._yy - 2.0 * float(c @ b) + float(c @ a @ c)
-        cov = max(rss, 0.0) / (self._n - len(c)) * (a_inv @ a2 @ a_inv)
-        for k in range(1, k_max + 1):
-            i = slice(2 * k - 1, 2 * k + 1)
-            power, noise = float(self._true[i] @ self._true[i]), float(np.trace(cov[i, i]))
-            c[i] *= power / (power + noise) if power + noise > 0 else 0.0
-        return c
+    def _observed_power(self, k: int, coef_k: np.ndarray, noise: float) -> float:
+        true = self._true[2 * k - 1:2 * k + 1]
+        return float(true @ true) + noise  # Wiener factor 1 - noise / (P + noise) = P / (P + noise)
 
 
 def simulate(ref: dict, target: dict, reps: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

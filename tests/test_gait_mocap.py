@@ -29,23 +29,31 @@ VARIANTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def mocap_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, float]]:
-    """Generate the variants once per session with the shared tool (numpy only; about a second each)."""
+def _generate(out: Path, name: str, *, fps: float, phase: float, noise: float, dropout: float, roll: float,
+              seed: int, distance: float = 3.0) -> tuple[Path, Path]:
+    """A track and its truth from the shared tool (numpy only; about a second each)."""
     src = require_shared("mocap", "fukuchi2017")
     if not TOOL.exists():
         require_shared("..", "tools", "mocap_track.py")
+    track, truth = out / f"{name}.track.csv", out / f"{name}.truth.json"
+    subprocess.run(
+        [sys.executable, str(TOOL), "--run", str(src / "RBDS001runT25markers.txt"),
+         "--static", str(src / "RBDS001static.txt"), "--forces", str(src / "RBDS001runT25forces.txt"),
+         "--fps", str(fps), "--phase", str(phase), "--noise-frac", str(noise), "--dropout", str(dropout),
+         "--roll-deg", str(roll), "--distance", str(distance), "--seed", str(seed), "--track-out", str(track),
+         "--truth-out", str(truth)],
+        check=True, capture_output=True, timeout=120,
+    )
+    return track, truth
+
+
+@pytest.fixture(scope="session")
+def mocap_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, float]]:
+    """Generate the variants once per session with the shared tool."""
     out = tmp_path_factory.mktemp("mocap")
     made = {}
     for name, fps, phase, noise, dropout, roll, seed in VARIANTS:
-        track, truth = out / f"{name}.track.csv", out / f"{name}.truth.json"
-        subprocess.run(
-            [sys.executable, str(TOOL), "--run", str(src / "RBDS001runT25markers.txt"),
-             "--static", str(src / "RBDS001static.txt"), "--forces", str(src / "RBDS001runT25forces.txt"),
-             "--fps", str(fps), "--phase", str(phase), "--noise-frac", str(noise), "--dropout", str(dropout),
-             "--roll-deg", str(roll), "--seed", str(seed), "--track-out", str(track), "--truth-out", str(truth)],
-            check=True, capture_output=True, timeout=120,
-        )
+        track, truth = _generate(out, name, fps=fps, phase=phase, noise=noise, dropout=dropout, roll=roll, seed=seed)
         made[name] = (track, truth, roll)
     return made
 
@@ -53,19 +61,8 @@ def mocap_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[
 @pytest.fixture(scope="session")
 def near_camera_track(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The run seen from 2 m (a short room; the feet's crossing comes ~45 ms after contact there)."""
-    src = require_shared("mocap", "fukuchi2017")
-    if not TOOL.exists():
-        require_shared("..", "tools", "mocap_track.py")
-    out = tmp_path_factory.mktemp("mocap_near")
-    track, truth = out / "D2.track.csv", out / "D2.truth.json"
-    subprocess.run(
-        [sys.executable, str(TOOL), "--run", str(src / "RBDS001runT25markers.txt"),
-         "--static", str(src / "RBDS001static.txt"), "--forces", str(src / "RBDS001runT25forces.txt"),
-         "--fps", "60", "--phase", "0.5", "--noise-frac", "0.003", "--dropout", "0.02", "--roll-deg", "1",
-         "--distance", "2", "--seed", "201", "--track-out", str(track), "--truth-out", str(truth)],
-        check=True, capture_output=True, timeout=120,
-    )
-    return track, truth
+    return _generate(tmp_path_factory.mktemp("mocap_near"), "D2", fps=60.0, phase=0.5, noise=0.003, dropout=0.02,
+                     roll=1.0, seed=201, distance=2.0)
 
 
 SHARED_TRACKS = [

@@ -124,10 +124,14 @@ class StrideDropModel:
         cov = s2 * (a_inv @ a2 @ a_inv)
         for k in range(1, k_max + 1):
             i = slice(2 * k - 1, 2 * k + 1)
-            power = float(c[i] @ c[i])
             noise = float(np.trace(cov[i, i]))
+            power = self._observed_power(k, c[i], noise)
             c[i] *= max(0.0, 1.0 - noise / power) if power > 0.0 else 0.0
         return c
+
+    def _observed_power(self, k: int, coef_k: np.ndarray, noise: float) -> float:
+        """Harmonic ``k``'s power as observed (signal + noise), what its Wiener factor divides the noise by."""
+        return float(coef_k @ coef_k)
 
     def step_values(self, side: str, stance_frac: float) -> tuple[float, float, float] | None:
         """(excursion_deg, peak d in image deg, peak time in step periods after contact) for a step of ``side``.
