@@ -10,6 +10,7 @@ import pytest
 
 from station.errors import ModelError
 from station.gait.coco import BodyPart
+from station.gait.framing import LOWER_BODY
 from station.pose import load_estimator
 from station.pose.movenet import MoveNet
 from tests.conftest import require_shared
@@ -19,16 +20,7 @@ TF_EXAMPLES = ("pose_golden", "tf_examples_pose_estimation")
 CORAL = ("pose_golden", "coral_test_data")
 TOLERANCE_PX = 21.0  # the upstream MoveNet test's tolerance
 CORAL_TOLERANCE = 0.03  # normalised coordinates
-GAIT_KEYPOINTS = [
-    BodyPart.LEFT_SHOULDER,
-    BodyPart.RIGHT_SHOULDER,
-    BodyPart.LEFT_HIP,
-    BodyPart.RIGHT_HIP,
-    BodyPart.LEFT_KNEE,
-    BodyPart.RIGHT_KNEE,
-    BodyPart.LEFT_ANKLE,
-    BodyPart.RIGHT_ANKLE,
-]
+GAIT_KEYPOINTS = [BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER, *LOWER_BODY]
 
 
 def read_rgb(path) -> np.ndarray:
