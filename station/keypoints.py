@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from station.coco import KEYPOINT_NAMES, NUM_KEYPOINTS, BodyPart
 from station.errors import InputError, MissingFileError
-from station.gait.coco import KEYPOINT_NAMES, NUM_KEYPOINTS, BodyPart
 
 __all__ = [
     "KEYPOINT_NAMES",

@@ -33,8 +33,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from station.coco import NUM_KEYPOINTS, BodyPart
 from station.errors import InputError, StoreError
-from station.gait.coco import NUM_KEYPOINTS, BodyPart
 
 FRAMING_OK = "framing OK"
 NO_RUNNER = "no runner in view"

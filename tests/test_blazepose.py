@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
+from station.coco import BodyPart
 from station.errors import ModelError
-from station.gait.coco import BodyPart
 from station.pose import load_estimator
 from station.pose.blazepose import COCO_FROM_BLAZEPOSE, BlazePose, region_from_points, ssd_anchor_centres
 from station.pose.crop import Square, cut

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from station.config import CueSettings
-from station.cues import (
+from station.cues.policy import (
     CueEvent,
     CuePolicy,
     Led,

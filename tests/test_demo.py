@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from station.live_cli import start_web
+from station.cli.live import start_web
 from station.store import Store
 
 

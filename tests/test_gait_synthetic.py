@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from station.coco import BodyPart as B
 from station.gait import AnalyzerSettings, GaitAnalyzer, Step, analyze_track, summarize
-from station.gait.coco import BodyPart as B
 from station.gait.framing import REASON_FEET, REASON_NOT_IN_VIEW, REASON_REVERSED, REASON_SIDE, swap_left_right
 from station.gait.steps import FLAG_CONTACT_ESTIMATED, FLAG_SWAP_REPAIRED
 

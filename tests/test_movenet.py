@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from station.coco import BodyPart
 from station.errors import ModelError
-from station.gait.coco import BodyPart
 from station.gait.framing import LOWER_BODY
 from station.pose import load_estimator
 from station.pose.movenet import MoveNet

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from station.camera.video import VideoFileSource
-from station.gait.coco import BodyPart
+from station.coco import BodyPart
 from station.keypoints import PoseTrack
-from station.pose_stream import iter_poses
+from station.pose.stream import iter_poses
 from tests.conftest import require_shared
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from station.coco import BodyPart
 from station.errors import InputError
-from station.gait.coco import BodyPart
 from station.keypoints import read_track_csv
 from station.preview import (
     COLOR_LEFT,

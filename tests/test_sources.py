@@ -480,7 +480,7 @@ def test_open_source_errors_are_station_errors(spec, error, words):
 
 
 def test_iter_poses_passes_track_poses_through_without_a_model():
-    from station.pose_stream import iter_poses
+    from station.pose.stream import iter_poses
 
     path = require_shared("mocap", "fukuchi2017", "s01_30fps_noisy.track.csv")
     track = read_track_csv(path)
@@ -492,7 +492,7 @@ def test_iter_poses_passes_track_poses_through_without_a_model():
 
 
 def test_iter_poses_needs_a_model_for_images(media):
-    from station.pose_stream import iter_poses
+    from station.pose.stream import iter_poses
 
     with VideoFileSource(media["vfr"]) as src, pytest.raises(InputError, match="pose model is needed"):
         list(iter_poses(src, None))
@@ -502,7 +502,7 @@ def test_iter_poses_keeps_the_source_clock(media):
     """Whatever time an estimator stamps, the pose carries the frame's source timestamp."""
     from station.keypoints import Pose
     from station.pose.base import PoseEstimator
-    from station.pose_stream import iter_poses
+    from station.pose.stream import iter_poses
 
     class WallClockEstimator(PoseEstimator):
         def estimate(self, image: np.ndarray, t_s: float = 0.0) -> Pose:

@@ -19,8 +19,8 @@ from station.config import SessionSettings, Settings
 from station.cues import CueBoard, Led, mock_factory
 from station.errors import ModelError, SourceError, StoreError
 from station.keypoints import Pose
+from station.live.station import RunOptions, Station
 from station.simulate import RunnerParams, SimulatedRunner, SimulatedSource
-from station.station import RunOptions, Station
 from station.store import Store
 from tests.conftest import require_shared
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from station.gait.coco import BodyPart
+from station.coco import BodyPart
 from station.gait.drop_model import BASE, StrideDropModel
 from station.gait.filters import (
     half_width_s,

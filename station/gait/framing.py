@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.gait.coco import BodyPart
+from station.coco import BodyPart
 
 # left/right keypoint pairs (COCO), used to undo a whole-body left/right swap
 LR_PAIRS: tuple[tuple[BodyPart, BodyPart], ...] = (

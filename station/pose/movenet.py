@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
+from station.coco import NUM_KEYPOINTS, BodyPart
 from station.errors import ModelError
-from station.gait.coco import NUM_KEYPOINTS, BodyPart
 from station.keypoints import Pose
 from station.pose.base import PoseEstimator
 from station.pose.crop import Crop, Square, cut

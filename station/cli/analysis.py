@@ -66,7 +66,7 @@ def _poses(path: Path, model: str | None, model_path: str | None, progress: bool
         return iter_track_csv(path), None
     from station.camera import open_source
     from station.pose import DEFAULT_MODEL, load_estimator
-    from station.pose_stream import iter_poses
+    from station.pose.stream import iter_poses
 
     if not path.exists():
         from station.errors import MissingFileError

@@ -22,14 +22,14 @@ log = logging.getLogger("station")
 
 # command name -> "module:attribute"; imported on first use
 COMMANDS: dict[str, str] = {
-    "run": "station.live_cli:run",
-    "demo": "station.live_cli:demo",
-    "db": "station.live_cli:db",
-    "analyze": "station.analysis_cli:analyze",
-    "validate": "station.analysis_cli:validate",
-    "pose": "station.pose_cli:pose",
-    "bench": "station.pose.cli:bench",
-    "models": "station.pose.cli:models",
+    "run": "station.cli.live:run",
+    "demo": "station.cli.live:demo",
+    "db": "station.cli.db:db",
+    "analyze": "station.cli.analysis:analyze",
+    "validate": "station.cli.analysis:validate",
+    "pose": "station.cli.pose:pose",
+    "bench": "station.cli.models:bench",
+    "models": "station.cli.models:models",
     "serve": "web.cli:serve",
 }
 
@@ -97,5 +97,3 @@ def main(argv: list[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,17 +1,10 @@
-"""Cues: what the runner sees and hears, decided step by step, shown on GPIO.
+"""The cue policy: what the runner sees and hears, decided step by step. Pure: no I/O, no clock.
 
-Two halves, as DESIGN.md splits pure core from thin shell:
-
-* :class:`CuePolicy` — no I/O, no clock. It is fed the analyzer's steps
-  (``.on_step``) and view status (``.on_status``) and answers with
-  :class:`CueEvent` objects: an LED state, a beep, the metronome on or off,
-  each with the reason the station records in the ``cue_events`` table. Time
-  comes only from the stream timestamps inside the steps and statuses.
-* :class:`CueBoard` — gpiozero LEDs (green, amber, red), a buzzer (active
-  :class:`gpiozero.Buzzer` or passive :class:`gpiozero.TonalBuzzer`) and the
-  start/stop button, on configurable BCM pins. The pin factory is injectable;
-  off the Pi :func:`mock_factory` gives gpiozero's mock pins, whose ``states``
-  history the tests read.
+:class:`CuePolicy` is fed the analyzer's steps (``.on_step``) and view status
+(``.on_status``) and answers with :class:`CueEvent` objects: an LED state, a
+beep, the metronome on or off, each with the reason the station records in the
+``cue_events`` table. Time comes only from the stream timestamps inside the
+steps and statuses. :mod:`station.cues.board` puts the events on GPIO.
 
 How a step becomes a colour
 ---------------------------
@@ -51,16 +44,14 @@ from __future__ import annotations
 
 import logging
 import statistics
-import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from station.config import CueSettings, PinSettings, Settings
-from station.errors import BoardError, InputError
+from station.config import CueSettings
+from station.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +64,6 @@ VIEW_LOST_AFTER_S = 0.3
 FADING_BLOCK_S = 60.0
 # Plausible running cadence; a measured cadence outside it does not start the metronome.
 CADENCE_RANGE_SPM = (100.0, 240.0)
-METRONOME_TICK_S = 0.03
-# Passive (PWM) buzzer: piezo discs are loudest around 2–4 kHz.
-TICK_TONE_HZ = 2093.0  # C7
-BEEP_TONE_HZ = 2637.0  # E7
-PASSIVE_MID_TONE = "C7"
 
 
 class Led(StrEnum):
@@ -419,272 +405,3 @@ class CuePolicy:
         return [CueEvent(t_s, "metronome", "on",
                          f"cadence {measured:.0f} spm over {2 * s.window_steps} steps; target +"
                          f"{s.metronome_gain_pct:g} %", value=target)]
-
-
-# --------------------------------------------------------------------------------------------
-# The board (gpiozero)
-# --------------------------------------------------------------------------------------------
-
-
-def mock_factory() -> Any:
-    """gpiozero's mock pin factory with PWM-capable pins (so a passive buzzer works too)."""
-    from gpiozero.pins.mock import MockFactory, MockPWMPin
-
-    return MockFactory(pin_class=MockPWMPin)
-
-
-# Led -> (LED name, pattern): None = steady on; (on_s, off_s) = blinking
-_PATTERNS: dict[Led, tuple[str | None, tuple[float, float] | None]] = {
-    Led.OFF: (None, None),
-    Led.READY: ("green", (0.1, 1.9)),
-    Led.WAIT: ("green", (0.5, 0.5)),
-    Led.GREEN: ("green", None),
-    Led.AMBER: ("amber", None),
-    Led.RED: ("red", None),
-    Led.NO_RUNNER: ("amber", (0.25, 0.25)),
-    Led.BAD_FRAMING: ("amber", (0.25, 0.25)),
-    Led.FAULT: ("red", (0.5, 0.5)),
-}
-
-
-class _Ticker(threading.Thread):
-    """Calls ``on`` then, ``tick_s`` later, ``off``, every ``period_s``, scheduled on the monotonic clock."""
-
-    def __init__(self, period_s: float, tick_s: float, on: Callable[[], None], off: Callable[[], None]) -> None:
-        super().__init__(name="metronome", daemon=True)
-        self.period_s = period_s
-        self.tick_s = min(tick_s, period_s / 2)
-        self._on, self._off = on, off
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        next_t = time.monotonic()
-        try:
-            while not self._stop_event.is_set():
-                self._on()
-                self._stop_event.wait(self.tick_s)
-                self._off()
-                next_t += self.period_s
-                delay = next_t - time.monotonic()
-                if delay < 0:  # fell behind (a stalled machine): resynchronise, do not burst
-                    next_t = time.monotonic()
-                    delay = 0.0
-                if self._stop_event.wait(delay):
-                    break
-        except Exception:  # a closed device during shutdown
-            log.debug("metronome stopped", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        if self is not threading.current_thread():
-            self.join(timeout=1.0)
-
-
-class CueBoard:
-    """Three LEDs, a buzzer and a button on GPIO, driven by :class:`CueEvent` objects.
-
-    Every call acts at once in the caller's thread (an LED edge is a register write;
-    blinking patterns, beeps and the metronome run on background threads), so a cue
-    is on the pins within microseconds of :meth:`show`. Thread-safe; :meth:`close`
-    is idempotent; usable as a context manager.
-    """
-
-    def __init__(
-        self,
-        pins: PinSettings | None = None,
-        *,
-        buzzer_kind: Literal["active", "passive"] = "active",
-        pin_factory: Any = None,
-        when_pressed: Callable[[], None] | None = None,
-        bounce_s: float = 0.05,
-    ) -> None:
-        from gpiozero import LED, Button, Buzzer, TonalBuzzer
-        from gpiozero.exc import GPIOZeroError
-        from gpiozero.tones import Tone
-
-        self.pins = pins if pins is not None else PinSettings()
-        self.buzzer_kind = buzzer_kind
-        self._lock = threading.RLock()
-        self._closed = False
-        self._led_state = Led.OFF
-        self._ticker: _Ticker | None = None
-        self._metronome_spm: float | None = None
-        self._beep_timer: threading.Timer | None = None
-        self._devices: list[Any] = []
-        p = self.pins
-        try:
-            self.leds = {
-                "green": LED(p.green, pin_factory=pin_factory),
-                "amber": LED(p.amber, pin_factory=pin_factory),
-                "red": LED(p.red, pin_factory=pin_factory),
-            }
-            self._devices.extend(self.leds.values())
-            if buzzer_kind == "passive":
-                self.buzzer: Any = TonalBuzzer(p.buzzer, mid_tone=Tone(PASSIVE_MID_TONE), octaves=1,
-                                               pin_factory=pin_factory)
-            else:
-                self.buzzer = Buzzer(p.buzzer, pin_factory=pin_factory)
-            self._devices.append(self.buzzer)
-            self.button = Button(p.button, pull_up=True, bounce_time=bounce_s, pin_factory=pin_factory)
-            self._devices.append(self.button)
-        except (GPIOZeroError, OSError, RuntimeError) as exc:
-            self.close()
-            raise BoardError(f"cannot open the GPIO cue board ({type(exc).__name__}: {exc}); "
-                             "off the Pi use the mock pins") from None
-        if when_pressed is not None:
-            self.when_pressed = when_pressed
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, pin_factory: Any = None,
-                      when_pressed: Callable[[], None] | None = None) -> CueBoard:
-        return cls(settings.pins, buzzer_kind=settings.cues.buzzer_kind, pin_factory=pin_factory,
-                   when_pressed=when_pressed)
-
-    # -- context manager / lifetime ------------------------------------------------------------
-    def __enter__(self) -> CueBoard:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """All outputs off, pins released. Safe to call more than once."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._stop_ticker()
-            if self._beep_timer is not None:
-                self._beep_timer.cancel()
-            for dev in reversed(self._devices):
-                try:
-                    dev.close()
-                except Exception:  # closing must not fail the shutdown
-                    log.debug("closing %r failed", dev, exc_info=True)
-            self._devices.clear()
-
-    # -- the button ----------------------------------------------------------------------------
-    @property
-    def when_pressed(self) -> Callable[[], None] | None:
-        return self.button.when_pressed
-
-    @when_pressed.setter
-    def when_pressed(self, callback: Callable[[], None] | None) -> None:
-        """Called (on gpiozero's thread) when the start/stop button is pressed."""
-        self.button.when_pressed = callback
-
-    # -- LEDs ------------------------------------------------------------------------------------
-    @property
-    def led_state(self) -> Led:
-        return self._led_state
-
-    def set_led(self, state: Led | str) -> None:
-        state = Led(state)
-        with self._lock:
-            if self._closed:
-                log.debug("board closed: LED %s ignored", state)
-                return
-            if state == self._led_state:
-                return  # idempotent: a steady LED stays, a blinking pattern keeps its phase
-            name, pattern = _PATTERNS[state]
-            for other, led in self.leds.items():
-                if other != name:
-                    led.off()
-            if name is not None:
-                if pattern is None:
-                    self.leds[name].on()
-                else:
-                    self.leds[name].blink(on_time=pattern[0], off_time=pattern[1], background=True)
-            self._led_state = state
-
-    # -- buzzer ----------------------------------------------------------------------------------
-    def _buzz_on(self, tone_hz: float) -> None:
-        if self.buzzer_kind == "passive":
-            self.buzzer.play(tone_hz)
-        else:
-            self.buzzer.on()
-
-    def _buzz_off(self) -> None:
-        if self.buzzer_kind == "passive":
-            self.buzzer.stop()
-        else:
-            self.buzzer.off()
-
-    def beep(self, duration_s: float = 0.08, tone_hz: float = BEEP_TONE_HZ) -> bool:
-        """Sound the buzzer for ``duration_s`` (returns at once). Not while the metronome ticks."""
-        with self._lock:
-            if self._closed or self._ticker is not None:
-                return False
-            if self._beep_timer is not None:
-                self._beep_timer.cancel()
-            self._buzz_on(tone_hz)
-            timer = threading.Timer(duration_s, self._end_beep)
-            timer.daemon = True
-            self._beep_timer = timer
-            timer.start()
-            return True
-
-    def _end_beep(self) -> None:
-        with self._lock:
-            if self._closed or self._beep_timer is not threading.current_thread():
-                return  # a newer beep or the metronome owns the buzzer now
-            self._beep_timer = None
-            self._buzz_off()
-
-    @property
-    def metronome_spm(self) -> float | None:
-        return self._metronome_spm
-
-    def start_metronome(self, rate_spm: float, tick_s: float = METRONOME_TICK_S) -> None:
-        """Tick the buzzer ``rate_spm`` times a minute until :meth:`stop_metronome`."""
-        if not (30.0 <= rate_spm <= 300.0):
-            raise InputError(f"metronome rate must be between 30 and 300 steps/min (got {rate_spm:g})")
-        with self._lock:
-            if self._closed:
-                return
-            self._stop_ticker()
-            if self._beep_timer is not None:
-                self._beep_timer.cancel()
-                self._beep_timer = None
-                self._buzz_off()
-            self._ticker = _Ticker(60.0 / rate_spm, tick_s, lambda: self._buzz_on(TICK_TONE_HZ), self._buzz_off)
-            self._metronome_spm = rate_spm
-            self._ticker.start()
-
-    def stop_metronome(self) -> None:
-        with self._lock:
-            self._stop_ticker()
-
-    def _stop_ticker(self) -> None:
-        if self._ticker is not None:
-            self._ticker.stop()
-            self._ticker = None
-            self._metronome_spm = None
-            try:
-                self._buzz_off()
-            except Exception:
-                log.debug("buzzer off failed", exc_info=True)
-
-    # -- events ----------------------------------------------------------------------------------
-    def show(self, event: CueEvent) -> None:
-        """Put one :class:`CueEvent` on the pins, immediately."""
-        if event.kind in ("led", "framing"):
-            self.set_led(event.state)
-        elif event.kind == "buzzer":
-            if event.state == "beep":
-                self.beep(event.value if event.value is not None else 0.08)
-        elif event.kind == "metronome":
-            if event.state == "on" and event.value is not None:
-                self.start_metronome(event.value)
-            else:
-                self.stop_metronome()
-        else:
-            raise InputError(f"unknown cue kind {event.kind!r}")
-
-    def show_all(self, events: Iterable[CueEvent]) -> None:
-        for event in events:
-            self.show(event)

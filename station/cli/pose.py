@@ -38,7 +38,7 @@ def pose(video: Path, output: Path, model: str, model_path: Path | None, num_thr
     from station.camera.video import VideoFileSource
     from station.keypoints import BodyPart, TrackWriter
     from station.pose import load_estimator
-    from station.pose_stream import iter_poses
+    from station.pose.stream import iter_poses
 
     if not video.exists():
         raise MissingFileError(f"{video}: no such file")
