@@ -6,17 +6,16 @@ Formatting only: the numbers come from :mod:`station.gait`.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from station.gait.steps import Step
-from station.gait.summary import Summary, summarize
+from station.gait.steps import STEP_FIELDS, Step
+from station.gait.summary import METRICS, Summary, summarize
 
-# one CSV column per Step field, in the dataclass order
-STEP_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Step))
+#: the one step CSV: the step's index in its session, then one column per Step field, in the dataclass order
+STEP_CSV_COLUMNS: tuple[str, ...] = ("idx", *STEP_FIELDS)
 
 
 def build_report(
@@ -52,19 +51,35 @@ def report_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=1, allow_nan=False)
 
 
-def steps_csv(steps: Sequence[Step]) -> str:
-    """One row per step; empty cells for metrics that were not measured; flags joined by ';'."""
+def csv_cell(value: Any) -> str:
+    """A CSV cell: empty for a metric not measured, floats in full (``repr``: they read back exactly), flags
+    joined by ';'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def steps_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The step CSV, a line at a time (so a long session streams): a header, then one row per step row
+    (``idx`` and the Step fields, as :meth:`station.store.Store.steps` gives them)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(STEP_COLUMNS)
-    for s in steps:
-        d = s.to_dict()
-        row = []
-        for col in STEP_COLUMNS:
-            v = d[col]
-            row.append(";".join(v) if col == "flags" else "" if v is None else v)
-        w.writerow(row)
-    return buf.getvalue()
+    w.writerow(STEP_CSV_COLUMNS)
+    yield buf.getvalue()
+    for row in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow([csv_cell(row.get(k)) for k in STEP_CSV_COLUMNS])
+        yield buf.getvalue()
+
+
+def steps_csv(steps: Sequence[Step]) -> str:
+    """The step CSV of an analysis: one row per step, numbered from 0."""
+    return "".join(steps_csv_lines({"idx": i, **s.to_dict()} for i, s in enumerate(steps)))
 
 
 def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False) -> str:
@@ -87,25 +102,16 @@ def report_text(report: dict[str, Any]) -> str:
         return "\n".join(lines) + "\n"
     lines.append(f"{s['steps']} steps over {s['duration_s']:.1f} s, cadence {_num(s['cadence_spm'], ' steps/min')}")
     lines.append("")
-    lines.append(f"{'':26}{'left stance':>16}{'right stance':>16}{'right - left':>16}")
-    rows = (
-        ("steps", "steps", "", 0),
-        ("pelvic drop excursion", "drop_excursion_deg", " deg", 1),
-        ("pelvic drop peak", "drop_peak_deg", " deg", 1),
-        ("trunk lean to stance", "trunk_lean_deg", " deg", 1),
-        ("knee FPPA (valgus +)", "knee_fppa_deg", " deg", 1),
-        ("step width (hip widths)", "step_width_norm", "", 2),
-    )
+    w = max(len(m.label) for m in METRICS) + 2
+    lines.append(f"{'':{w}}{'left stance':>16}{'right stance':>16}{'right - left':>16}")
     asym = s.get("asymmetry", {})
-    for label, key, unit, nd in rows:
-        left, right = s["left"].get(key), s["right"].get(key)
-        if key == "steps":
-            lines.append(f"{label:26}{left:>16}{right:>16}")
-            continue
-        a = asym.get(key)
-        lines.append(
-            f"{label:26}{_num(left, unit, nd):>16}{_num(right, unit, nd):>16}{_num(a, unit, nd, signed=True):>16}"
-        )
+    lines.append(f"{'steps':{w}}{s['left']['steps']:>16}{s['right']['steps']:>16}")
+    for m in METRICS:
+        label = m.label[:1].lower() + m.label[1:]
+        unit = f" {'deg' if m.unit == '°' else m.unit}" if m.unit else ""
+        left, right, a = s["left"].get(m.key), s["right"].get(m.key), asym.get(m.key)
+        lines.append(f"{label:{w}}{_num(left, unit, m.decimals):>16}{_num(right, unit, m.decimals):>16}"
+                     f"{_num(a, unit, m.decimals, signed=True):>16}")
     if report.get("camera_roll_deg") is None:
         lines.append("")
         lines.append("Drop peak needs a level camera: declare its roll with --camera-roll-deg to get it.")

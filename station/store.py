@@ -22,7 +22,8 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,10 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from station.errors import InputError, StoreError
+from station.gait.steps import STEP_FIELDS, Step
+from station.gait.summary import Summary, summarize
 from station.keypoints import NUM_KEYPOINTS, PoseTrack
+from station.live.status import StationStatus
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +45,9 @@ SESSION_RUNNING = "running"
 SESSION_COMPLETED = "completed"
 SESSION_INTERRUPTED = "interrupted"
 
-#: step columns with their own column; anything else in a step dict goes to ``extra`` (JSON)
-STEP_COLUMNS: tuple[str, ...] = (
-    "side",
-    "t_contact_s",
-    "t_end_s",
-    "drop_excursion_deg",
-    "drop_peak_deg",
-    "cadence_spm",
-    "trunk_lean_deg",
-    "knee_fppa_deg",
-    "step_width_norm",
-)
+#: the steps table's own columns: the fields of :class:`Step`, in its order (anything else a step row
+#: carries goes to ``extra``, JSON)
+STEP_COLUMNS: tuple[str, ...] = STEP_FIELDS
 
 
 def utcnow() -> str:
@@ -149,6 +144,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         defaults={"status": "pending", "payload": "{}"},
     )
     db["meta"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+@migrations()
+def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
+    """Every :class:`Step` field its own column: the ones that lived in ``extra`` move out of it."""
+    moved = {"t_peak_s": float, "score_min": float, "frames": int, "flags": str}  # flags: a JSON list
+    for name, tp in moved.items():
+        db["steps"].add_column(name, tp)
+    db.execute("update steps set " + ", ".join(f"{k} = json_extract(extra, '$.{k}')" for k in moved)
+               + " where extra is not null and json_valid(extra)")
+    db.execute("update steps set extra = json_remove(extra, " + ", ".join(f"'$.{k}'" for k in moved) + ")"
+               " where extra is not null and json_valid(extra)")
 
 
 class Store:
@@ -292,11 +299,16 @@ class Store:
         self,
         session_id: int,
         *,
-        summary: dict[str, Any] | None = None,
+        summary: Summary | dict[str, Any] | None = None,
         status: str = SESSION_COMPLETED,
         duration_s: float | None = None,
+        **facts: Any,
     ) -> None:
-        update = {"ended_at": utcnow(), "status": status, "summary": json.dumps(summary or {})}
+        """Close a session with its :class:`Summary` (stored as its JSON) and facts about the run
+        (``frames``, ``end_reason``, ``camera_gaps``: kept beside the summary)."""
+        doc = summary.to_dict(rounded=False) if isinstance(summary, Summary) else dict(summary or {})
+        doc.update(facts)
+        update = {"ended_at": utcnow(), "status": status, "summary": json.dumps(doc, default=_json_default)}
         if duration_s is not None:
             update["duration_s"] = duration_s
         self._write(lambda: self.db["sessions"].update(session_id, update))
@@ -307,9 +319,11 @@ class Store:
         ids = [r[0] for r in self.db.execute("select id from sessions where status = ?", [SESSION_RUNNING])]
         for sid in ids:
             n, last = self.db.execute("select count(*), max(t_end_s) from steps where session_id = ?", [sid]).fetchone()
+            doc = {**summarize(self.step_objects(sid)).to_dict(rounded=False), "end_reason": "interrupted"}
             self._write(
-                lambda sid=sid, n=n, last=last: self.db["sessions"].update(
-                    sid, {"status": SESSION_INTERRUPTED, "ended_at": utcnow(), "steps": n, "duration_s": last}
+                lambda sid=sid, n=n, last=last, doc=doc: self.db["sessions"].update(
+                    sid, {"status": SESSION_INTERRUPTED, "ended_at": utcnow(), "steps": n, "duration_s": last,
+                          "summary": json.dumps(doc)}
                 )
             )
             log.warning("session %d was interrupted (%d steps kept)", sid, n)
@@ -348,10 +362,19 @@ class Store:
         self._write(delete)
 
     # -- steps ---------------------------------------------------------------------------------
-    def add_step(self, session_id: int, step: dict[str, Any]) -> int:
-        """Insert one completed step and commit it; returns its index within the session."""
-        row: dict[str, Any] = {k: step.get(k) for k in STEP_COLUMNS}
-        extra = {k: v for k, v in step.items() if k not in STEP_COLUMNS}
+    def add_step(self, session_id: int, step: Step | Mapping[str, Any]) -> int:
+        """Insert one completed step and commit it; returns its index within the session.
+
+        ``step`` is a :class:`Step` (what the station stores, times in session time) or a mapping
+        of its fields; keys that are not Step fields are kept in ``extra`` and read back with it.
+        """
+        if isinstance(step, Step):
+            values, extra = step.to_dict(), {}
+        else:  # as given (a truth file keeps its precision), once it makes a valid Step
+            values = {**Step.from_dict(dict(step)).to_dict(), **{k: v for k, v in step.items() if k in STEP_COLUMNS}}
+            extra = {k: v for k, v in step.items() if k not in STEP_COLUMNS}
+        row: dict[str, Any] = {k: values[k] for k in STEP_COLUMNS}
+        row["flags"] = json.dumps(row["flags"])
         row["extra"] = json.dumps(extra, default=_json_default)
         row["session_id"] = session_id
         row["created_at"] = utcnow()
@@ -360,21 +383,34 @@ class Store:
             idx = self.db.execute("select coalesce(max(idx), -1) + 1 from steps where session_id = ?",
                                   [session_id]).fetchone()[0]
             row["idx"] = idx
-            self.db["steps"].insert(row)
+            self.db["steps"].insert(row, alter=False)
             self.db.execute("update sessions set steps = steps + 1, duration_s = max(coalesce(duration_s, 0), ?) "
                             "where id = ?", [row["t_end_s"], session_id])
             return int(idx)
 
         return int(self._write(insert))
 
-    def steps(self, session_id: int) -> list[dict[str, Any]]:
-        rows = self.db.query("select * from steps where session_id = ? order by idx", [session_id])
+    def steps(self, session_id: int, *, after_idx: int | None = None) -> list[dict[str, Any]]:
+        """A session's step rows, oldest first (``idx`` and the :class:`Step` fields, plus any ``extra``)."""
+        where, params = "session_id = ?", [session_id]
+        if after_idx is not None:
+            where += " and idx > ?"
+            params.append(after_idx)
+        rows = self.db.query(f"select * from steps where {where} order by idx", params)
         return [decode_step(r) for r in rows]
 
-    def steps_since(self, session_id: int, after_idx: int) -> list[dict[str, Any]]:
-        rows = self.db.query("select * from steps where session_id = ? and idx > ? order by idx",
-                             [session_id, after_idx])
-        return [decode_step(r) for r in rows]
+    def step_objects(self, session_id: int) -> list[Step]:
+        """A session's steps as :class:`Step` objects (times in session time)."""
+        return [Step.from_dict(r) for r in self.steps(session_id)]
+
+    def summary(self, session: int | Mapping[str, Any]) -> Summary:
+        """A session's summary: the one the station stored at its end, else (running) from its steps."""
+        row = self.session(session) if isinstance(session, int) else session
+        stored = (row or {}).get("summary") or {}
+        if isinstance(stored.get("left"), dict) and isinstance(stored.get("right"), dict):
+            return Summary.from_dict(stored)
+        sid = session if isinstance(session, int) else int(session["id"])
+        return summarize(self.step_objects(sid))
 
     # -- cue events ----------------------------------------------------------------------------
     def add_cue(self, session_id: int, event: dict[str, Any]) -> int:
@@ -454,20 +490,25 @@ class Store:
     def set_settings_overrides(self, overrides: dict[str, Any]) -> None:
         self.set_meta("settings", overrides)
 
-    def set_status(self, status: dict[str, Any]) -> None:
+    def set_status(self, status: StationStatus | Mapping[str, Any]) -> None:
         """The station's live status (heartbeat): session, cue state, framing, fps."""
-        self.set_meta("station_status", status)
+        if not isinstance(status, StationStatus):
+            status = StationStatus.from_dict(dict(status))
+        doc = status.to_dict()
+        doc.pop("updated_at", None)
+        self.set_meta("station_status", doc)
+
+    def station_status(self) -> StationStatus | None:
+        """The station's last heartbeat, with the time it was written; None before any."""
+        raw = self.get_meta("station_status")
+        if not isinstance(raw, dict):
+            return None
+        return replace(StationStatus.from_dict(raw), updated_at=self.meta_updated_at("station_status"))
 
     def status(self) -> dict[str, Any] | None:
-        status = self.get_meta("station_status")
-        if status is not None:
-            status["updated_at"] = self.meta_updated_at("station_status")
-        return status
-
-    # -- export ----------------------------------------------------------------------------------
-    def iter_export_rows(self, session_id: int) -> Iterator[dict[str, Any]]:
-        for s in self.steps(session_id):
-            yield {k: s.get(k) for k in ("idx", *STEP_COLUMNS)}
+        """:meth:`station_status` as a dict."""
+        status = self.station_status()
+        return None if status is None else status.to_dict()
 
 
 def _json_default(o: Any) -> Any:
@@ -491,8 +532,12 @@ def _decode_session(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode_step(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``steps`` row with its ``extra`` JSON (quality flags, further metrics) merged in."""
+    """A ``steps`` row with its flags as a list and its ``extra`` JSON (further keys) merged in."""
     row = dict(row)
+    try:
+        row["flags"] = json.loads(row["flags"]) if row.get("flags") else []
+    except json.JSONDecodeError:
+        row["flags"] = []
     extra = row.pop("extra", None)
     if extra:
         try:

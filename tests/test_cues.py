@@ -14,7 +14,6 @@ from station.cues.policy import (
     CuePolicy,
     Led,
     Level,
-    cadence_spm,
     feedback_fraction,
     feedback_on,
     next_level,
@@ -86,14 +85,6 @@ def test_feedback_schedule_fades_linearly_in_one_minute_blocks() -> None:
     assert per_minute[:5] == [1.0] * 5
     assert all(b <= a for a, b in zip(per_minute, per_minute[1:], strict=False))
     assert per_minute[-1] == 0.0
-
-
-def test_cadence_from_contacts_ignores_a_missed_step() -> None:
-    t = list(np.arange(20) * 0.375)  # 160 spm
-    assert cadence_spm(t) == pytest.approx(160.0)
-    del t[7]  # the analyzer missed one contact: one interval doubles
-    assert cadence_spm(t) == pytest.approx(160.0)
-    assert cadence_spm([0.0, 0.4]) is None
 
 
 # ---------------------------------------------------------------------------------- policy on real steps

@@ -11,11 +11,7 @@ import pytest
 
 from station.coco import BodyPart
 from station.errors import InputError
-from station.keypoints import read_track_csv
-from station.preview import (
-    COLOR_LEFT,
-    COLOR_MID,
-    COLOR_RIGHT,
+from station.gait.framing import (
     FRAMING_OK,
     HIPS_NOT_VISIBLE,
     LEGS_NOT_VISIBLE,
@@ -25,11 +21,11 @@ from station.preview import (
     SIDE_ON,
     TOO_BIG,
     TOO_SMALL,
-    draw_skeleton,
-    encode_jpeg_atomic,
     framing_advice,
     framing_ok,
 )
+from station.keypoints import read_track_csv
+from station.preview import COLOR_LEFT, COLOR_MID, COLOR_RIGHT, draw_skeleton, encode_jpeg_atomic
 from tests.conftest import require_shared
 
 W, H = 640, 480

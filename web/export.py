@@ -17,7 +17,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from station.keypoints import TRACK_COLUMNS
-from station.store import STEP_COLUMNS, Store
+from station.report import csv_cell, steps_csv_lines
+from station.store import Store
 from web import queries
 from web.auth import login_required
 from web.db import get_store
@@ -27,17 +28,8 @@ from web.sessions import get_runner_or_404, get_session_or_404, list_rows, sessi
 bp = Blueprint("export", __name__, url_prefix="/sessions")
 api = Blueprint("api", __name__, url_prefix="/api")
 
-STEP_CSV_COLUMNS: tuple[str, ...] = ("idx", *STEP_COLUMNS)
 SESSION_KEYS = ("id", "runner_id", "runner", "started_at", "ended_at", "status", "trigger", "source", "model", "fps",
                 "view", "camera_roll_deg", "steps", "duration_s", "notes")
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
 
 
 def _attachment(body: Any, mimetype: str, filename: str) -> Response:
@@ -52,7 +44,7 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]]) -> Iterator[s
     for row in rows:
         buf.seek(0)
         buf.truncate()
-        w.writerow([_cell(v) for v in row])
+        w.writerow([csv_cell(v) for v in row])
         yield buf.getvalue()
 
 
@@ -64,7 +56,7 @@ def steps_document(store: Store, session: dict[str, Any]) -> dict[str, Any]:
     """The steps export: like the analysis report JSON of DESIGN.md, plus the session's facts."""
     d = session_detail(store, session)
     return {"session": session_json(session), "source": session.get("source"), "fps": session.get("fps"),
-            "model": session.get("model"), "steps": d["steps"], "summary": d["summary"]}
+            "model": session.get("model"), "steps": d["steps"], "summary": d["summary"].to_dict(rounded=False)}
 
 
 @bp.route("/<int:session_id>/steps.csv")
@@ -72,8 +64,7 @@ def steps_document(store: Store, session: dict[str, Any]) -> dict[str, Any]:
 def steps_csv(session_id: int) -> Response:
     store = get_store()
     get_session_or_404(store, session_id)
-    rows = [[r.get(k) for k in STEP_CSV_COLUMNS] for r in store.iter_export_rows(session_id)]
-    body = "".join(_csv_lines(STEP_CSV_COLUMNS, iter(rows)))
+    body = "".join(steps_csv_lines(store.steps(session_id)))
     return _attachment(body, "text/csv", f"session-{session_id}-steps.csv")
 
 
@@ -116,8 +107,8 @@ def api_session(session_id: int) -> Response:
     store = get_store()
     session = get_session_or_404(store, session_id)
     d = session_detail(store, session)
-    return jsonify({"session": session_json(session), "summary": d["summary"], "fatigue": d["fatigue"],
-                    "amber_deg": d["amber_deg"], "red_deg": d["red_deg"], "cues": d["cues"]})
+    return jsonify({"session": session_json(session), "summary": d["summary"].to_dict(rounded=False),
+                    "fatigue": d["fatigue"], "amber_deg": d["amber_deg"], "red_deg": d["red_deg"], "cues": d["cues"]})
 
 
 @api.route("/sessions/<int:session_id>/steps")
@@ -126,7 +117,7 @@ def api_steps(session_id: int) -> Response:
     store = get_store()
     get_session_or_404(store, session_id)
     after = request.args.get("after", type=int)
-    steps = store.steps_since(session_id, after) if after is not None else store.steps(session_id)
+    steps = store.steps(session_id, after_idx=after)
     return jsonify({"session_id": session_id, "steps": steps})
 
 
@@ -141,4 +132,4 @@ def api_runners() -> Response:
 def api_runner(runner_id: int) -> Response:
     store = get_store()
     runner = get_runner_or_404(store, runner_id)
-    return jsonify({"runner": runner, "sessions": queries.runner_session_means(store, runner_id)})
+    return jsonify({"runner": runner, "sessions": queries.runner_sessions(store, runner_id)})

@@ -34,7 +34,11 @@ from flask import (
 )
 
 from station.config import Settings
+from station.cues.policy import window_median_deg
 from station.errors import InputError
+from station.gait.steps import Step
+from station.gait.summary import cadence_spm
+from station.live.status import StationStatus
 from station.store import Store
 from web import metrics, queries
 from web.auth import live_access_required
@@ -52,38 +56,9 @@ def _age_s(updated_at: str | None, now: dt.datetime) -> float | None:
     return None if when is None else max((now - when).total_seconds(), 0.0)
 
 
-def framing_view(status: dict[str, Any] | None) -> dict[str, Any]:
-    """The station's framing check as {"ok": bool | None, "messages": [plain words]}.
-
-    Accepts what the station may write in ``status["framing"]``: a dict with ``ok`` and
-    ``advice``/``messages``/``reason`` (text or list), a list of messages, or one message.
-    """
-    raw = (status or {}).get("framing")
-    ok: bool | None = None
-    messages: list[str] = []
-    if isinstance(raw, dict):
-        ok = raw.get("ok") if isinstance(raw.get("ok"), bool) else None
-        for key in ("advice", "messages", "message", "reason", "reasons"):
-            val = raw.get(key)
-            if isinstance(val, str) and val:
-                messages.append(val)
-            elif isinstance(val, list):
-                messages.extend(str(v) for v in val if v)
-    elif isinstance(raw, list):
-        messages = [str(v) for v in raw if v]
-    elif isinstance(raw, str) and raw:
-        messages = [raw]
-    if ok is None and raw is not None:
-        ok = not messages
-    messages = list(dict.fromkeys(messages))
-    # "runner too small" says less than "runner too small — move the camera closer": keep the longer
-    messages = [m for m in messages if not any(o != m and o.startswith(m) for o in messages)]
-    return {"ok": ok, "messages": messages}
-
-
-def preview_file(status: dict[str, Any] | None) -> Path | None:
+def preview_file(status: StationStatus | None) -> Path | None:
     """The station's preview JPEG, if the heartbeat names one that exists (never a path from a request)."""
-    raw = (status or {}).get("preview_path")
+    raw = status.preview_path if status is not None else None
     if not isinstance(raw, str) or not raw:
         return None
     path = Path(raw)
@@ -93,43 +68,39 @@ def preview_file(status: dict[str, Any] | None) -> Path | None:
 
 
 def session_view(store: Store, session: dict[str, Any], settings: Settings, now: dt.datetime,
-                 status: dict[str, Any] | None) -> dict[str, Any]:
+                 status: StationStatus | None) -> dict[str, Any]:
     """The running session for the live page.
 
-    From the database (works with the station down); when the station's fresh heartbeat is
-    about this session, its own view wins: the cue policy's window medians and levels (which
-    follow the baseline mode), the LED state and the stream time elapsed.
+    When the station's fresh heartbeat is about this session, the page shows the heartbeat as
+    it is: the cue policy's window medians and levels (which follow the baseline mode), the LED
+    state, the stream time elapsed, the cadence. Otherwise (the station is offline, or has not
+    yet said) the same window median and the same cadence are taken from the stored steps.
     """
     sid = session["id"]
     window = int(((session.get("settings") or {}).get("cues") or {}).get("window_steps") or settings.cues.window_steps)
-    by_side = {side: queries.last_measured_steps(store, sid, side, window) for side in metrics.SIDES}
     recent = queries.last_steps(store, sid, max(2 * window, LAST_STEPS_SHOWN))
     amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
     cue_row = queries.last_cue(store, sid)
     cue = None if cue_row is None else {k: cue_row.get(k) for k in ("kind", "state", "side", "value", "reason", "t_s")}
-    rolling = metrics.rolling(by_side, window)
-    started = parse_utc(session.get("started_at"))
-    live = status if status is not None and status.get("session_id") == sid else None
-    if session.get("status") == "running" and live is not None and started is not None:
-        elapsed_s: float | None = max((now - started).total_seconds(), 0.0)
+    live = status if status is not None and status.session_id == sid else None
+    if live is not None:
+        started = parse_utc(session.get("started_at"))
+        elapsed_s = live.elapsed_s
+        if elapsed_s is None and started is not None:
+            elapsed_s = max((now - started).total_seconds(), 0.0)
+        cadence = live.cadence_spm
+        rolling = {side: {"drop_excursion_deg": live.side(side).drop_deg, "steps": live.side(side).steps_in_window,
+                          "level": live.side(side).level} for side in metrics.SIDES}
+        if live.cue and not (cue and cue.get("state") == live.cue):
+            # the heartbeat is newer than the last stored cue: its state wins, without the stored cue's details
+            cue = {"kind": "led", "state": live.cue, "side": None, "value": None, "reason": "", "t_s": None}
     else:
         elapsed_s = session.get("duration_s")
-    cadence = metrics.cadence_spm(recent)
-    if live is not None:
-        if isinstance(live.get("elapsed_s"), int | float):
-            elapsed_s = float(live["elapsed_s"])
-        if isinstance(live.get("cadence_spm"), int | float):
-            cadence = float(live["cadence_spm"])
+        cadence = cadence_spm(Step.from_dict(r) for r in recent)
+        rolling = {}
         for side in metrics.SIDES:
-            info = live.get(side)
-            if isinstance(info, dict):
-                if isinstance(info.get("drop_deg"), int | float):
-                    rolling[side]["drop_excursion_deg"] = float(info["drop_deg"])
-                if isinstance(info.get("level"), str):
-                    rolling[side]["level"] = info["level"]
-        if isinstance(live.get("cue"), str) and live["cue"] and not (cue and cue.get("state") == live["cue"]):
-            # the heartbeat is newer than the last stored cue: its state wins, without the stored cue's details
-            cue = {"kind": "led", "state": live["cue"], "side": None, "value": None, "reason": "", "t_s": None}
+            drops = queries.last_measured_drops(store, sid, side, window)
+            rolling[side] = {"drop_excursion_deg": window_median_deg(drops), "steps": len(drops)}
     return {
         "id": sid,
         "runner": session.get("runner"),
@@ -148,12 +119,12 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
     }
 
 
-def station_online(status: dict[str, Any] | None, now: dt.datetime | None = None) -> tuple[bool, float | None]:
+def station_online(status: StationStatus | None, now: dt.datetime | None = None) -> tuple[bool, float | None]:
     """(online, heartbeat age in s): a fresh heartbeat from a station that has not said it stopped."""
     now = now or dt.datetime.now(dt.UTC)
-    age = _age_s((status or {}).get("updated_at"), now)
-    online = (age is not None and age <= float(current_app.config["STATUS_STALE_S"])
-              and (status or {}).get("state") != "stopped")
+    age = _age_s(status.updated_at if status is not None else None, now)
+    online = (status is not None and age is not None and age <= float(current_app.config["STATUS_STALE_S"])
+              and status.state != "stopped")
     return online, age
 
 
@@ -161,7 +132,7 @@ def live_state(store: Store) -> dict[str, Any]:
     """What /api/live returns and the live page first renders."""
     now = dt.datetime.now(dt.UTC)
     settings = effective_settings()
-    status = store.status()
+    status = store.station_status()
     online, age = station_online(status, now)
     session = store.running_session()
     last = None
@@ -169,14 +140,13 @@ def live_state(store: Store) -> dict[str, Any]:
         recent = store.sessions(limit=1)
         last = recent[0] if recent else None
     station: dict[str, Any] = {"online": online, "age_s": age}
-    if status:
-        for key in ("state", "fps", "message", "source", "model", "view"):
-            if isinstance(status.get(key), str | int | float | bool):
-                station[key] = status[key]
+    if status is not None:
+        station.update(state=status.state, fps=status.fps, message=status.message, source=status.source,
+                       model=status.model, view=status.view)
     return {
         "now": now.isoformat(timespec="milliseconds"),
         "station": station,
-        "framing": framing_view(status) if online else {"ok": None, "messages": []},
+        "framing": status.framing.to_dict() if online and status is not None else {"ok": None, "messages": []},
         "preview": online and preview_file(status) is not None,
         "session": session_view(store, session, settings, now, status if online else None) if session else None,
         "last_session": None if last is None else {"id": last["id"], "runner": last.get("runner"),
@@ -207,7 +177,7 @@ def api_live() -> Any:
 @bp.route("/live/preview.jpg")
 @live_access_required
 def preview() -> Any:
-    status = get_store().status()
+    status = get_store().station_status()
     if not station_online(status)[0]:
         abort(404, description="The station is offline: no camera preview.")
     path = preview_file(status)
@@ -235,7 +205,7 @@ def _reply(ok: bool, message: str, code: int = 200, **extra: Any) -> Any:
 
 
 def _station_online(store: Store) -> bool:
-    return station_online(store.status())[0]
+    return station_online(store.station_status())[0]
 
 
 @bp.route("/live/start", methods=["POST"])

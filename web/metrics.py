@@ -1,30 +1,19 @@
-"""What the pages show about a session, computed from its stored steps (pure functions).
-
-Words and units as in DESIGN.md. Per side the *mean* over that side's steps
-(the report JSON's summary), plus the spread; the fatigue change is the mean of
-the last third of the session (by stream time) minus the mean of the first
-third; asymmetry is left minus right. A metric no step has is ``None`` (shown
-as "—"), never 0. The rolling value of the live page is the median of each
-side's last ``window_steps`` values, as the cue policy judges it.
+"""What the pages show about a session beyond its :class:`~station.gait.summary.Summary`, computed by the
+station's own functions: the change from the first to the last third (fatigue) and the thresholds the
+session ran with. Nothing here has a formula of its own: means, cadence and asymmetry are
+:func:`station.gait.summary.summarize`'s.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-SIDES = ("left", "right")
+from station.gait.steps import Step
+from station.gait.summary import METRICS, summarize, thirds
 
-#: per-step metrics shown per side: (key, label, unit)
-METRICS: tuple[tuple[str, str, str], ...] = (
-    ("drop_excursion_deg", "Pelvic drop (excursion)", "°"),
-    ("drop_peak_deg", "Pelvic drop (peak, levelled camera)", "°"),
-    ("trunk_lean_deg", "Trunk lean to stance side", "°"),
-    ("knee_fppa_deg", "Knee FPPA (valgus +)", "°"),
-    ("step_width_norm", "Step width (× hip width, − = crossover)", ""),
-)
+SIDES = ("left", "right")
 
 
 def finite(obj: Any) -> Any:
@@ -38,102 +27,22 @@ def finite(obj: Any) -> Any:
     return obj
 
 
-def _values(steps: Iterable[dict[str, Any]], key: str) -> list[float]:
-    return [float(s[key]) for s in steps
-            if isinstance(s.get(key), int | float) and not isinstance(s[key], bool) and math.isfinite(s[key])]
-
-
-def mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
-def sd(values: Sequence[float]) -> float | None:
-    return statistics.stdev(values) if len(values) >= 2 else None
-
-
 def diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def cadence_spm(steps: Sequence[dict[str, Any]]) -> float | None:
-    """Steps per minute over the steps given: (n − 1) contacts per elapsed contact time."""
-    t = sorted(float(s["t_contact_s"]) for s in steps if s.get("t_contact_s") is not None)
-    if len(t) < 2 or t[-1] <= t[0]:
-        return None
-    return 60.0 * (len(t) - 1) / (t[-1] - t[0])
+def fatigue(steps: Sequence[Step]) -> dict[str, Any]:
+    """Change from the first to the last third: per side and metric (last − first), and cadence.
 
-
-def side_stats(steps: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per side: steps and, for each metric, mean and sd."""
-    out: dict[str, dict[str, Any]] = {}
-    for side in SIDES:
-        mine = [s for s in steps if s.get("side") == side]
-        row: dict[str, Any] = {"steps": len(mine)}
-        for key, _, _ in METRICS:
-            v = _values(mine, key)
-            row[key] = mean(v)
-            row[key + "_sd"] = sd(v)
-        out[side] = row
-    return out
-
-
-def summary(steps: Sequence[dict[str, Any]], stored: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report JSON's summary keys (steps, cadence_spm, left/right means) plus spread and asymmetry.
-
-    Values the station stored at the end of the session (``stored``) win over the recomputed ones
-    for the keys DESIGN.md defines; the rest is computed here from the steps.
+    Each third is summarised by :func:`summarize` (so its cadence is the one cadence formula).
     """
-    per_side = side_stats(steps)
-    out: dict[str, Any] = {"steps": len(steps), "cadence_spm": cadence_spm(steps), **per_side}
-    stored = stored or {}
-    if isinstance(stored.get("cadence_spm"), int | float):
-        out["cadence_spm"] = float(stored["cadence_spm"])
-    for side in SIDES:
-        st = stored.get(side)
-        if isinstance(st, dict):
-            for key in ("drop_excursion_deg", "drop_peak_deg"):
-                if isinstance(st.get(key), int | float):
-                    out[side][key] = float(st[key])
-    out["asymmetry"] = {key: diff(out["left"][key], out["right"][key]) for key, _, _ in METRICS}
-    return out
-
-
-def thirds(steps: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The steps of the first and the last third of the session's stream time."""
-    t = [float(s["t_contact_s"]) for s in steps if s.get("t_contact_s") is not None]
-    if len(t) < 2:
-        return [], []
-    t0, t1 = min(t), max(t)
-    span = t1 - t0
-    if span <= 0:
-        return [], []
-    first = [s for s in steps if float(s["t_contact_s"]) < t0 + span / 3]
-    last = [s for s in steps if float(s["t_contact_s"]) >= t1 - span / 3]
-    return first, last
-
-
-def fatigue(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Change from the first to the last third: per side and metric (last − first), and cadence."""
     first, last = thirds(steps)
+    a, b = summarize(first), summarize(last)
     out: dict[str, Any] = {"first_steps": len(first), "last_steps": len(last)}
     for side in SIDES:
-        f = [s for s in first if s.get("side") == side]
-        la = [s for s in last if s.get("side") == side]
-        out[side] = {}
-        for key, _, _ in METRICS:
-            a, b = mean(_values(f, key)), mean(_values(la, key))
-            out[side][key] = {"first": a, "last": b, "change": diff(b, a)}
-    c0, c1 = cadence_spm(first), cadence_spm(last)
-    out["cadence_spm"] = {"first": c0, "last": c1, "change": diff(c1, c0)}
-    return out
-
-
-def rolling(steps_by_side: dict[str, Sequence[dict[str, Any]]], window_steps: int) -> dict[str, Any]:
-    """Median drop of each side's last ``window_steps`` measured steps (newest last in each list)."""
-    out: dict[str, Any] = {}
-    for side in SIDES:
-        v = _values(steps_by_side.get(side, []), "drop_excursion_deg")[-window_steps:]
-        out[side] = {"drop_excursion_deg": statistics.median(v) if v else None, "steps": len(v)}
+        out[side] = {m.key: {"first": a.side(side).means[m.key], "last": b.side(side).means[m.key],
+                             "change": diff(b.side(side).means[m.key], a.side(side).means[m.key])} for m in METRICS}
+    out["cadence_spm"] = {"first": a.cadence_spm, "last": b.cadence_spm, "change": diff(b.cadence_spm, a.cadence_spm)}
     return out
 
 

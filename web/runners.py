@@ -27,7 +27,7 @@ def detail(runner_id: int) -> Any:
     store = get_store()
     runner = get_runner_or_404(store, runner_id)
     settings = effective_settings()
-    trend_rows = queries.runner_session_means(store, runner_id)
+    trend_rows = queries.runner_sessions(store, runner_id)
     chart = charts.trend_chart(trend_rows, settings.cues.amber_deg, settings.cues.red_deg)
     others = [r for r in store.runners() if r["id"] != runner_id]
     return render_template("runners/detail.html", runner=runner, chart=chart,

@@ -7,8 +7,10 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from station.errors import InputError
+from station.gait.steps import Step
+from station.gait.summary import METRICS
 from station.store import Store
-from web import charts, metrics, queries
+from web import charts, metrics
 from web.auth import login_required
 from web.db import effective_settings, get_store
 
@@ -33,33 +35,30 @@ def get_runner_or_404(store: Store, runner_id: int) -> dict[str, Any]:
 
 
 def list_rows(store: Store, runner_id: int | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Sessions newest first, each with per-side mean drop and cadence (from its steps)."""
-    rows = store.sessions(runner_id=runner_id, limit=limit, offset=offset)
-    means = queries.side_means(store, [r["id"] for r in rows])
+    """Sessions newest first, each with per-side mean drop and cadence from its summary."""
     out = []
-    for r in rows:
-        m = means[r["id"]]
-        summ = metrics.summary([], r.get("summary"))  # the station's stored values win where present
+    for r in store.sessions(runner_id=runner_id, limit=limit, offset=offset):
+        summary = store.summary(r)
         row = {k: r.get(k) for k in ("id", "runner_id", "runner", "started_at", "ended_at", "status", "trigger",
                                      "steps", "duration_s", "view")}
-        row["cadence_spm"] = summ["cadence_spm"] if summ["cadence_spm"] is not None else m["cadence_spm"]
+        row["cadence_spm"] = summary.cadence_spm
         for side in metrics.SIDES:
-            stored = summ[side]["drop_excursion_deg"]
-            row[side] = {"steps": m[side]["steps"],
-                         "drop_excursion_deg": stored if stored is not None else m[side]["drop_excursion_deg"]}
+            row[side] = {"steps": summary.side(side).steps,
+                         "drop_excursion_deg": summary.side(side).means["drop_excursion_deg"]}
         out.append(row)
     return out
 
 
 def session_detail(store: Store, session: dict[str, Any]) -> dict[str, Any]:
-    """Everything the session page and /api/sessions/<id> show."""
+    """Everything the session page and /api/sessions/<id> show: the stored steps and summary, the fatigue
+    change, the cues, the thresholds the session ran with."""
     steps = store.steps(session["id"])
     settings = effective_settings()
     amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
     return {
         "steps": steps,
-        "summary": metrics.summary(steps, session.get("summary")),
-        "fatigue": metrics.fatigue(steps),
+        "summary": store.summary(session),
+        "fatigue": metrics.fatigue([Step.from_dict(r) for r in steps]),
         "cues": store.cues(session["id"]),
         "amber_deg": amber,
         "red_deg": red,
@@ -87,7 +86,7 @@ def detail(session_id: int) -> Any:
     window = effective_settings().cues.window_steps
     chart = charts.drop_chart(d["steps"], d["amber_deg"], d["red_deg"], window_steps=window)
     cues = d["cues"]
-    return render_template("sessions/detail.html", s=session, chart=chart, metrics=metrics.METRICS,
+    return render_template("sessions/detail.html", s=session, chart=chart, metrics=METRICS,
                            cues=cues[-MAX_CUES_SHOWN:], cues_total=len(cues), **{k: v for k, v in d.items()
                                                                                   if k != "cues"})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -66,13 +65,10 @@ def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
             out = {"session": session, "steps": store.steps(session_id), "cues": store.cues(session_id)}
             click.echo(json.dumps(out, indent=1, default=str))
             return
-        rows = list(store.iter_export_rows(session_id))
-        w = csv.writer(sys.stdout)
-        from station.store import STEP_COLUMNS
+        from station.report import steps_csv_lines
 
-        w.writerow(("idx", *STEP_COLUMNS))
-        for r in rows:
-            w.writerow([r.get(k) for k in ("idx", *STEP_COLUMNS)])
+        for line in steps_csv_lines(store.steps(session_id)):
+            sys.stdout.write(line)
 
 
 @db.command("track")

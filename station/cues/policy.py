@@ -35,7 +35,7 @@ the new pattern). While feedback is withheld the LEDs are dark and measuring
 goes on.
 
 Metronome (``metronome``): once ``2 × window_steps`` steps have been seen, the
-runner's cadence is measured (median step interval, robust to a missed step)
+runner's cadence is measured (:func:`station.gait.summary.cadence_spm`, which a missed step does not lower)
 and the buzzer ticks at that cadence × (1 + ``metronome_gain_pct``/100) — fixed
 from then on, so the target does not chase the runner as they speed up.
 """
@@ -52,6 +52,7 @@ from typing import Any, Literal, Protocol
 
 from station.config import CueSettings
 from station.errors import InputError
+from station.gait.summary import cadence_spm
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ class StepLike(Protocol):
     def t_end_s(self) -> float: ...
     @property
     def drop_excursion_deg(self) -> float | None: ...
+    @property
+    def cadence_spm(self) -> float | None: ...
 
 
 class ViewStatusLike(Protocol):
@@ -167,6 +170,12 @@ def next_level(current: Level, value_deg: float, amber_deg: float, red_deg: floa
     return clearly if _RANK[clearly] < _RANK[current] else current
 
 
+def window_median_deg(values: Iterable[float]) -> float | None:
+    """A side's judged value: the median of its window of drop values (one bad step cannot turn the light)."""
+    v = list(values)
+    return statistics.median(v) if v else None
+
+
 def feedback_fraction(t_session_s: float, full_s: float, end_s: float) -> float:
     """Share of each fading block with feedback, at session time ``t_session_s`` (1 → 0 linearly)."""
     if t_session_s < full_s:
@@ -190,22 +199,6 @@ def feedback_on(t_session_s: float, full_s: float, end_s: float, block_s: float 
     block_start = full_s + block_s * int((t_session_s - full_s) // block_s)
     share = feedback_fraction(min(block_start + block_s / 2, end_s), full_s, end_s)
     return (t_session_s - block_start) < share * block_s
-
-
-def cadence_spm(contact_times_s: Iterable[float]) -> float | None:
-    """Cadence from consecutive initial contacts (either side): 60 / median step interval.
-
-    Intervals longer than 1.6 × the median (a missed step) are dropped first; needs ≥ 3 contacts.
-    """
-    t = sorted(contact_times_s)
-    if len(t) < 3:
-        return None
-    intervals = [b - a for a, b in zip(t, t[1:], strict=False) if b > a]
-    if not intervals:
-        return None
-    med = statistics.median(intervals)
-    kept = [d for d in intervals if d <= 1.6 * med]
-    return 60.0 / statistics.median(kept)
 
 
 @dataclass
@@ -234,7 +227,7 @@ class CuePolicy:
         self._view_bad_since_s: float | None = None
         self._view_bad_state: Led | None = None
         self._shown_view_state: Led | None = None
-        self._contacts: list[float] = []
+        self._recent: list[Any] = []  # the steps the metronome measures the cadence on
         self._metronome_spm: float | None = None
         self._metronome_decided = False
         self._ended = False
@@ -250,7 +243,7 @@ class CuePolicy:
         for side, st in self._sides.items():
             out[side] = {
                 "level": str(st.level),
-                "median_deg": statistics.median(st.window) if st.window else None,
+                "median_deg": window_median_deg(st.window),
                 "steps": len(st.window),
                 "baseline_deg": st.baseline_deg,
             }
@@ -272,8 +265,8 @@ class CuePolicy:
             self._t0_s = float(step.t_contact_s)
         side: Side = "left" if step.side == "left" else "right"
         t_session = t - self._t0_s
-        self._contacts.append(float(step.t_contact_s))
-        del self._contacts[: -4 * s.window_steps]
+        if not self._metronome_decided:
+            self._recent.append(step)
 
         events: list[CueEvent] = []
         value = step.drop_excursion_deg
@@ -300,7 +293,7 @@ class CuePolicy:
             return events  # nothing new to judge for this step: the light stays as it is
         led, reason = self._led_for(side, st)
         self._last_led = led
-        median = statistics.median(st.window) if st.window else None
+        median = window_median_deg(st.window)
         events.append(CueEvent(t, "led", led.value, reason, side=side, value=median))
         if led == Led.RED and s.beep_on_red and self._metronome_spm is None:
             events.append(CueEvent(t, "buzzer", "beep", f"red on the {side} side", side=side, value=s.beep_s))
@@ -373,7 +366,7 @@ class CuePolicy:
         if th is None:
             st.level = Level.WAIT
             return
-        st.level = next_level(st.level, statistics.median(st.window), th[0], th[1], s.hysteresis_deg)
+        st.level = next_level(st.level, window_median_deg(st.window), th[0], th[1], s.hysteresis_deg)  # type: ignore[arg-type]
 
     def _led_for(self, side: Side, st: _SideState) -> tuple[Led, str]:
         s = self.settings
@@ -384,7 +377,7 @@ class CuePolicy:
         if th is None:
             n_base = len(st.baseline_values or [])
             return Led.WAIT, f"{side}: collecting baseline ({n_base} steps, first {s.baseline_s:.0f} s)"
-        median = statistics.median(st.window)
+        median = window_median_deg(st.window)
         basis = "" if st.baseline_deg is None else f" (baseline {st.baseline_deg:.1f}°)"
         reason = (
             f"{side} drop {median:.1f}° median of {n} steps; amber {th[0]:.1f}°, red {th[1]:.1f}°{basis}"
@@ -393,10 +386,11 @@ class CuePolicy:
 
     def _metronome_events(self, t_s: float) -> list[CueEvent]:
         s = self.settings
-        if not s.metronome or self._metronome_decided or len(self._contacts) < 2 * s.window_steps:
+        if not s.metronome or self._metronome_decided or len(self._recent) < 2 * s.window_steps:
             return []
         self._metronome_decided = True
-        measured = cadence_spm(self._contacts[: 2 * s.window_steps])
+        measured = cadence_spm(self._recent[: 2 * s.window_steps])
+        self._recent = []
         if measured is None or not (CADENCE_RANGE_SPM[0] <= measured <= CADENCE_RANGE_SPM[1]):
             log.warning("metronome not started: measured cadence %s spm is implausible", measured)
             return []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Side = Literal["left", "right"]
@@ -39,7 +39,7 @@ class Step:
     side: Side
     t_contact_s: float
     t_end_s: float
-    drop_excursion_deg: float | None
+    drop_excursion_deg: float | None = None
     drop_peak_deg: float | None = None
     cadence_spm: float | None = None
     trunk_lean_deg: float | None = None
@@ -53,6 +53,11 @@ class Step:
     @property
     def stance_s(self) -> float:
         return self.t_end_s - self.t_contact_s
+
+    def shifted(self, dt_s: float) -> Step:
+        """The same step with its times moved by ``dt_s`` (stream time to session time and back)."""
+        return replace(self, t_contact_s=self.t_contact_s + dt_s, t_end_s=self.t_end_s + dt_s,
+                       t_peak_s=None if self.t_peak_s is None else self.t_peak_s + dt_s)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: times to the millisecond, angles to 0.01 deg, non-finite as None."""
@@ -70,7 +75,14 @@ class Step:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Step:
+        """A step from its :meth:`to_dict` form (or a stored row); keys that are not fields are ignored."""
         names = cls.__dataclass_fields__
-        kwargs = {k: v for k, v in d.items() if k in names}
-        kwargs["flags"] = tuple(kwargs.get("flags", ()))
+        kwargs = {k: v for k, v in d.items() if k in names and not (v is None and k in _REQUIRED_NOT_NONE)}
+        kwargs["flags"] = tuple(kwargs.get("flags") or ())
         return cls(**kwargs)
+
+
+_REQUIRED_NOT_NONE = ("score_min", "frames")  # a row from before these were stored: take the defaults
+
+#: the step's fields in dataclass order: the columns of the steps table, of every step CSV and of the report
+STEP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Step))

@@ -1,9 +1,14 @@
-"""Per-side means, cadence and left/right asymmetry over a list of steps."""
+"""Per-side means, cadence and left/right asymmetry over a list of steps: the one place they are computed.
+
+The report JSON, the station's session row, the live status and every web page
+take their summaries from here: one metric list (:data:`METRICS`), one cadence
+formula (:func:`cadence_spm`), one asymmetry sign (right − left).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,17 +16,68 @@ import numpy as np
 
 from station.gait.steps import Step
 
-METRICS: tuple[str, ...] = (
-    "drop_excursion_deg",
-    "drop_peak_deg",
-    "trunk_lean_deg",
-    "knee_fppa_deg",
-    "step_width_norm",
+# plausible running (and brisk walking) step rates: an interval outside them is a missed step or a pause
+MIN_STEP_RATE_SPM = 100.0
+MAX_STEP_RATE_SPM = 240.0
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-step metric: its key in :class:`Step`, a label in plain words, its unit and the decimals shown."""
+
+    key: str
+    label: str
+    unit: str
+    decimals: int
+
+
+#: the per-step metrics summarised per side, in the order every report and page shows them
+METRICS: tuple[Metric, ...] = (
+    Metric("drop_excursion_deg", "Pelvic drop excursion", "°", 1),
+    Metric("drop_peak_deg", "Pelvic drop peak (levelled camera)", "°", 1),
+    Metric("trunk_lean_deg", "Trunk lean to stance side", "°", 1),
+    Metric("knee_fppa_deg", "Knee FPPA (valgus +)", "°", 1),
+    Metric("step_width_norm", "Step width (hip widths, − = crossover)", "", 2),
 )
+METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
+_DECIMALS = {m.key: (3 if m.unit == "" else 2) for m in METRICS}  # stored precision (one more than shown)
 
 
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
+
+
+def _round(key: str, v: float | None, rounded: bool = True) -> float | None:
+    return None if v is None else round(v, _DECIMALS[key]) if rounded else float(v)
+
+
+def step_intervals_s(steps: Iterable[Step]) -> list[float]:
+    """The step times a cadence is measured from, one per step that has one.
+
+    A step's time is its own (the analyzer's ``cadence_spm``, which it leaves empty across a
+    gap); a step that carries none (a truth file, a hand-made step) takes the time since the
+    previous step's contact when that is a plausible running step time. A missed step or a
+    pause out of view is longer than any running step, so it carries no time.
+    """
+    out: list[float] = []
+    prev: float | None = None
+    for s in sorted(steps, key=lambda s: s.t_contact_s):
+        if s.cadence_spm:
+            out.append(60.0 / s.cadence_spm)
+        elif prev is not None and 60.0 / MAX_STEP_RATE_SPM <= s.t_contact_s - prev <= 60.0 / MIN_STEP_RATE_SPM:
+            out.append(s.t_contact_s - prev)
+        prev = s.t_contact_s
+    return out
+
+
+def cadence_spm(steps: Iterable[Step]) -> float | None:
+    """Steps per minute: 60 × (measured step times) / (their total duration). The one cadence formula.
+
+    Pauses and missed steps carry no step time (:func:`step_intervals_s`), so they do not lower it.
+    One step time is one measurement, not a cadence: it needs two.
+    """
+    periods = step_intervals_s(steps)
+    return 60.0 * len(periods) / sum(periods) if len(periods) >= 2 else None
 
 
 @dataclass(frozen=True)
@@ -30,13 +86,27 @@ class SideSummary:
     means: dict[str, float | None]  # metric -> mean over this side's steps where it was measured
     drop_excursion_sd_deg: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def __getitem__(self, key: str) -> Any:
+        """``side["drop_excursion_deg"]``: the mean of a metric (templates and JSON read it this way)."""
+        if key == "steps":
+            return self.steps
+        if key == "drop_excursion_sd_deg":
+            return self.drop_excursion_sd_deg
+        return self.means[key]
+
+    def to_dict(self, rounded: bool = True) -> dict[str, Any]:
+        """JSON-ready; ``rounded`` to the report's precision (0.01°), else in full (the database, the API)."""
         d: dict[str, Any] = {"steps": self.steps}
         for k, v in self.means.items():
-            d[k] = None if v is None else round(v, 3 if k == "step_width_norm" else 2)
+            d[k] = _round(k, v, rounded)
         sd = self.drop_excursion_sd_deg
-        d["drop_excursion_sd_deg"] = None if sd is None else round(sd, 2)
+        d["drop_excursion_sd_deg"] = None if sd is None else round(sd, 2) if rounded else sd
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SideSummary:
+        return cls(steps=int(d.get("steps") or 0), means={k: d.get(k) for k in METRIC_KEYS},
+                   drop_excursion_sd_deg=d.get("drop_excursion_sd_deg"))
 
 
 @dataclass(frozen=True)
@@ -49,21 +119,35 @@ class Summary:
     asymmetry: dict[str, float | None] = field(default_factory=dict)
     duration_s: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def side(self, side: str) -> SideSummary:
+        return self.left if side == "left" else self.right
+
+    def to_dict(self, rounded: bool = True) -> dict[str, Any]:
+        """The report JSON's summary; ``rounded`` as the report shows it, else in full precision."""
+        def r(v: float | None, nd: int) -> float | None:
+            return None if v is None else round(v, nd) if rounded else v
+
         return {
             "steps": self.steps,
-            "cadence_spm": None if self.cadence_spm is None else round(self.cadence_spm, 1),
-            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
-            "left": self.left.to_dict(),
-            "right": self.right.to_dict(),
-            "asymmetry": {k: None if v is None else round(v, 3 if k == "step_width_norm" else 2)
-                          for k, v in self.asymmetry.items()},
+            "cadence_spm": r(self.cadence_spm, 1),
+            "duration_s": r(self.duration_s, 3),
+            "left": self.left.to_dict(rounded),
+            "right": self.right.to_dict(rounded),
+            "asymmetry": {k: _round(k, v, rounded) for k, v in self.asymmetry.items()},
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Summary:
+        """The summary back from its :meth:`to_dict` form (as the station stores it)."""
+        asym = d.get("asymmetry") or {}
+        return cls(steps=int(d.get("steps") or 0), cadence_spm=d.get("cadence_spm"),
+                   left=SideSummary.from_dict(d.get("left") or {}), right=SideSummary.from_dict(d.get("right") or {}),
+                   asymmetry={k: asym.get(k) for k in METRIC_KEYS}, duration_s=d.get("duration_s"))
 
 
 def _side(steps: list[Step]) -> SideSummary:
     means: dict[str, float | None] = {}
-    for key in METRICS:
+    for key in METRIC_KEYS:
         vals = [v for s in steps if (v := getattr(s, key)) is not None and math.isfinite(v)]
         means[key] = _mean(vals)
     exc = [s.drop_excursion_deg for s in steps if s.drop_excursion_deg is not None]
@@ -72,21 +156,29 @@ def _side(steps: list[Step]) -> SideSummary:
 
 
 def summarize(steps: Iterable[Step]) -> Summary:
-    """Summary of DESIGN.md: per-side means, cadence over the steps' own step times, asymmetry (right - left).
-
-    Cadence is 60 x (number of measured step intervals) / (their total duration): steps
-    across a gap carry no cadence and do not count, so pauses do not lower it.
-    """
+    """Summary of DESIGN.md: per-side means, cadence (:func:`cadence_spm`), asymmetry (right − left)."""
     steps = list(steps)
     left = _side([s for s in steps if s.side == "left"])
     right = _side([s for s in steps if s.side == "right"])
-    periods = [60.0 / s.cadence_spm for s in steps if s.cadence_spm]
-    cadence = 60.0 * len(periods) / sum(periods) if periods else None
     asym = {
         k: (right.means[k] - left.means[k])  # type: ignore[operator]
         if right.means[k] is not None and left.means[k] is not None
         else None
-        for k in METRICS
+        for k in METRIC_KEYS
     }
     duration = (steps[-1].t_end_s - steps[0].t_contact_s) if steps else None
-    return Summary(steps=len(steps), cadence_spm=cadence, left=left, right=right, asymmetry=asym, duration_s=duration)
+    return Summary(steps=len(steps), cadence_spm=cadence_spm(steps), left=left, right=right, asymmetry=asym,
+                   duration_s=duration)
+
+
+def thirds(steps: Sequence[Step]) -> tuple[list[Step], list[Step]]:
+    """The steps of the first and of the last third of the steps' own stream time (fatigue: last − first)."""
+    if len(steps) < 2:
+        return [], []
+    t0 = min(s.t_contact_s for s in steps)
+    t1 = max(s.t_contact_s for s in steps)
+    span = t1 - t0
+    if span <= 0:
+        return [], []
+    return ([s for s in steps if s.t_contact_s < t0 + span / 3],
+            [s for s in steps if s.t_contact_s >= t1 - span / 3])

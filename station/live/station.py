@@ -57,10 +57,12 @@ from station.config import Settings, load_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import ModelError, SourceError, StationError, StoreError
 from station.gait.analyzer import AnalyzerSettings, GaitAnalyzer
+from station.gait.framing import FramingView, framing_advice, judge
 from station.gait.steps import Step
-from station.gait.summary import summarize
+from station.gait.summary import cadence_spm, summarize
 from station.keypoints import Pose
 from station.live.report import RunReport, peak_rss_mb
+from station.live.status import SideStatus, StationStatus
 from station.store import SESSION_COMPLETED, Store
 
 log = logging.getLogger(__name__)
@@ -263,13 +265,13 @@ class Station:
             end_events = s.policy.end(s.last_t_s, reason)
             self._show(end_events)
             self._record(end_events)
-            summary = summarize(s.steps).to_dict()
-            summary["frames"] = s.frames
-            summary["end_reason"] = reason
+            facts: dict[str, Any] = {"frames": s.frames, "end_reason": reason}
             if s.gaps:
-                summary["camera_gaps"] = s.gaps
-            self.store.end_session(s.id, summary=summary, status=SESSION_COMPLETED,
-                                   duration_s=round(max(s.last_t_s - s.t0_s, 0.0), 3))
+                facts["camera_gaps"] = s.gaps
+            result = summarize(s.steps)
+            self.store.end_session(s.id, summary=result, status=SESSION_COMPLETED,
+                                   duration_s=round(max(s.last_t_s - s.t0_s, 0.0), 3), **facts)
+            summary = {**result.to_dict(), **facts}
         finally:
             self.session = None
             self._idle_analyzer = self._new_analyzer(self.settings)
@@ -318,11 +320,8 @@ class Station:
         events = s.policy.on_step(step) if cue else []
         self._show(events)  # the pins first
         shown = time.perf_counter()
-        d = step.to_dict()
-        for key in ("t_contact_s", "t_end_s", "t_peak_s"):
-            if d.get(key) is not None:
-                d[key] = round(d[key] - s.t0_s, 4)
-        self.store.add_step(s.id, d)
+        stored = step.shifted(-s.t0_s)  # the store keeps session time
+        self.store.add_step(s.id, stored)
         self._record(events)
         done = time.perf_counter()
         s.steps.append(step)
@@ -330,7 +329,7 @@ class Station:
         if cue:
             self.report.cue_latency_s.append(shown - emitted)
             self.report.step_write_s.append(done - emitted)
-        self._emit("step", session_id=s.id, step=d)
+        self._emit("step", session_id=s.id, step=stored.to_dict())
 
     def _feed_session(self, s: _Session, pose: Pose) -> int:
         """One pose into the session: analyzer, steps (cues, then the database), view indicator, pose track."""
@@ -503,69 +502,50 @@ class Station:
             return 0.0
         return (len(w) - 1) / (w[-1] - w[0])
 
-    def _framing(self) -> dict[str, Any]:
+    def _framing(self) -> FramingView:
+        """The one framing judgement: the analyzer's per-frame status and the advice over the last poses."""
         s = self.session
         status = (s.analyzer if s else self._idle_analyzer).status
-        out: dict[str, Any] = {"ok": bool(status.in_view and status.framing_ok), "reason": status.reason or ""}
         pose = self._last_pose
         size = pose.frame_size if pose is not None else None
+        advice = None
         if size and self._recent_poses:
-            from station.preview import framing_advice, framing_ok
-
             poses = list(self._recent_poses)
             advice = framing_advice(np.stack([p.xy for p in poses]), np.stack([p.score for p in poses]), size,
                                     view=self.settings.camera.view)
-            out["ok"] = out["ok"] and framing_ok(advice)
-            if not framing_ok(advice):
-                out["advice"] = advice
-        if out["ok"]:
-            out["reason"] = ""
-        return out
+        return judge(status, advice)
 
-    def status_dict(self) -> dict[str, Any]:
+    def status(self) -> StationStatus:
+        """The heartbeat: what the live page shows of the station right now."""
         s = self.session
         snap = s.policy.snapshot() if s is not None else {}
         sides = {}
         for side in ("left", "right"):
             info = snap.get(side) or {}
-            sides[side] = {"drop_deg": None if info.get("median_deg") is None else round(info["median_deg"], 2),
-                           "level": info.get("level"), "steps_in_window": info.get("steps")}
-        cadence = None
-        if s is not None and len(s.steps) >= 4:
-            cadence = round(summarize(s.steps[-16:]).cadence_spm or 0.0, 1) or None
+            sides[side] = SideStatus(drop_deg=None if info.get("median_deg") is None else round(info["median_deg"], 2),
+                                     level=info.get("level"), steps_in_window=int(info.get("steps") or 0))
+        cadence = cadence_spm(s.steps[-16:]) if s is not None else None
         state = self._state
         if self._camera_lost is None and state not in ("fault", "stopped"):
             state = "session" if s is not None else "idle"
-        return {
-            "state": state,
-            "message": self._message,
-            "pid": os.getpid(),
-            "source": self.options.source_name,
-            "model": self.options.model_name or "from source",
-            "view": self.settings.camera.view,
-            "fps": round(self._fps(), 1),
-            "session_id": s.id if s else None,
-            "runner": s.runner if s else None,
-            "trigger": s.trigger if s else None,
-            "elapsed_s": round(s.last_t_s - s.t0_s, 1) if s else None,
-            "steps": len(s.steps) if s else 0,
-            "left": sides["left"],
-            "right": sides["right"],
-            "cadence_spm": cadence,
-            "cue": str(self.board.led_state),
-            "metronome_spm": snap.get("metronome_spm"),
-            "framing": self._framing(),
-            "camera_ok": self._camera_lost is None,
-            "preview_path": str(self.options.preview_path) if self.options.preview_path and
-            self.options.preview_path.exists() else None,
-        }
+        preview = self.options.preview_path
+        return StationStatus(
+            state=state, message=self._message, pid=os.getpid(), source=self.options.source_name,
+            model=self.options.model_name or "from source", view=self.settings.camera.view, fps=round(self._fps(), 1),
+            session_id=s.id if s else None, runner=s.runner if s else None, trigger=s.trigger if s else None,
+            elapsed_s=round(s.last_t_s - s.t0_s, 1) if s else None, steps=len(s.steps) if s else 0,
+            left=sides["left"], right=sides["right"], cadence_spm=None if cadence is None else round(cadence, 1),
+            cue=str(self.board.led_state), metronome_spm=snap.get("metronome_spm"), framing=self._framing(),
+            camera_ok=self._camera_lost is None,
+            preview_path=str(preview) if preview and preview.exists() else None,
+        )
 
     def _write_status(self, now: float | None = None, force: bool = False) -> None:
         now = time.monotonic() if now is None else now
         if not force and now - self._last_status < self.options.status_period_s:
             return
         self._last_status = now
-        self.store.set_status(self.status_dict())
+        self.store.set_status(self.status())
 
     def _write_preview(self, now: float) -> None:
         path = self.options.preview_path

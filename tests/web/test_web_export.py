@@ -29,6 +29,8 @@ def _same(cell: str, value: Any) -> bool:
         return cell == ""
     if isinstance(value, float):
         return float(cell) == value  # exact: written with repr
+    if isinstance(value, list):
+        return cell == ";".join(value)  # flags
     return cell == str(value)
 
 
@@ -74,7 +76,7 @@ def test_api_session_has_summary_fatigue_cues(client: FlaskClient, logged_in: Au
     assert [c["state"] for c in data["cues"]] == [c["state"] for c in store.cues(session_id)]
     assert data["amber_deg"] == 4.0 and data["red_deg"] == 6.0
     assert data["fatigue"]["left"]["trunk_lean_deg"]["change"] > 0  # trunk lean rises in the fixture
-    assert data["summary"]["asymmetry"]["drop_excursion_deg"] == pytest.approx(-0.5)
+    assert data["summary"]["asymmetry"]["drop_excursion_deg"] == pytest.approx(0.5)  # right - left, as everywhere
 
 
 def test_nan_in_extra_is_null_json(client: FlaskClient, logged_in: AuthActions, store: Store) -> None:

@@ -65,8 +65,7 @@ def test_station_heartbeat_wins_for_its_session(client: FlaskClient, store: Stor
     heartbeat(store, state="session", session_id=sid, elapsed_s=42.5, cadence_spm=171.2, cue="red",
               left={"drop_deg": 6.4, "level": "red", "steps_in_window": 8},
               right={"drop_deg": 2.0, "level": "green", "steps_in_window": 8},
-              framing={"ok": False, "reason": "runner too small",
-                       "advice": ["runner too small — move the camera closer", "runner too small"]})
+              framing={"ok": False, "messages": ["runner too small — move the camera closer"]})
     data = client.get("/api/live").get_json()
     s = data["session"]
     assert s["elapsed_s"] == 42.5 and s["cadence_spm"] == 171.2

@@ -68,7 +68,7 @@ def test_session_page_has_chart_summary_fatigue_cues(client: FlaskClient, logged
         assert d.count("h0") == measured[side]
     assert 'class="band"' in svg and "amber: 4°" in svg
     # the fatigue table shows the rise built into the data (last third minus first third, per side)
-    f = metrics.fatigue(steps)
+    f = metrics.fatigue(store.step_objects(sid))
     assert f["left"]["drop_excursion_deg"]["change"] > 1.5
     assert num(f["left"]["drop_excursion_deg"]["change"], 1, "°", signed=True) in html
     # metrics the station could not measure are a dash, never 0
