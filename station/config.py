@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from station.errors import InputError
+from station.gait.analyzer import CAMERA_DISTANCE_RANGE_M, MAX_CAMERA_ROLL_DEG, AnalyzerSettings
 
 View = Literal["posterior", "anterior"]
 CueMode = Literal["absolute", "baseline"]
@@ -47,9 +48,11 @@ class CameraSettings:
     def __post_init__(self) -> None:
         _check(1.0 <= self.fps <= 240.0, "camera.fps", "must be between 1 and 240")
         if self.camera_roll_deg is not None:
-            _check(abs(self.camera_roll_deg) <= 45.0, "camera.camera_roll_deg", "must be within ±45")
+            _check(abs(self.camera_roll_deg) <= MAX_CAMERA_ROLL_DEG, "camera.camera_roll_deg",
+                   f"must be within ±{MAX_CAMERA_ROLL_DEG:g}")
         if self.distance_m is not None:
-            _check(0.5 <= self.distance_m <= 50.0, "camera.distance_m", "must be between 0.5 and 50 (metres)")
+            lo, hi = CAMERA_DISTANCE_RANGE_M
+            _check(lo <= self.distance_m <= hi, "camera.distance_m", f"must be between {lo:g} and {hi:g} (metres)")
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,47 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
         raise InputError(f"config: {p}: no such file")
     settings = from_dict(data)
     return settings.merged(overrides)
+
+
+NEXT_SESSION = "from the next session"
+AT_ONCE = "at once"
+AT_RESTART = "when the station restarts"
+
+#: when a changed setting reaches the station ("section" or "section.key"; the longer key wins)
+TAKES_EFFECT: dict[str, str] = {
+    "camera": NEXT_SESSION,  # each session builds its analyzer from the settings at its start
+    "camera.source": AT_RESTART,
+    "camera.fps": AT_RESTART,  # the camera is opened once, at start
+    "model": AT_RESTART,
+    "cues": NEXT_SESSION,  # each session builds its cue policy at its start
+    "cues.buzzer_kind": AT_RESTART,  # the board is opened once, at start
+    "pins": AT_RESTART,
+    "session": AT_ONCE,  # the station re-reads saved settings within a second
+    "web": AT_ONCE,  # the web page reads them on every request
+}
+
+
+def takes_effect(key: str) -> str:
+    """When a change to setting ``key`` ("cues.amber_deg") reaches the station."""
+    return TAKES_EFFECT.get(key) or TAKES_EFFECT[key.split(".", 1)[0]]
+
+
+def analyzer_settings(settings: Settings) -> AnalyzerSettings:
+    """The analyzer's settings from the station's: the one path from the config to :mod:`station.gait`."""
+    cam = settings.camera
+    return AnalyzerSettings(view=cam.view, camera_roll_deg=cam.camera_roll_deg, camera_distance_m=cam.distance_m)
+
+
+def effective_settings(base: Settings, overrides: dict[str, Any] | None) -> tuple[Settings, str | None]:
+    """The station's settings with the web page's saved overrides: the one place they merge.
+
+    Overrides that no longer validate (saved under older rules) are ignored rather than
+    stopping the station; the second value says why, for the log and the page.
+    """
+    try:
+        return base.merged(overrides), None
+    except InputError as exc:
+        return base, f"settings saved from the web page ignored: {exc}"
 
 
 def default_db_path() -> Path:

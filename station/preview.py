@@ -9,6 +9,7 @@ judgement the page shows beside it is :mod:`station.gait.framing`'s.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from station.coco import NUM_KEYPOINTS, BodyPart
 from station.errors import InputError, StoreError
+from station.keypoints import Pose
 
 #: COCO skeleton edges (as MoveNet's reference drawing code has them)
 SKELETON_EDGES: tuple[tuple[BodyPart, BodyPart], ...] = (
@@ -110,3 +112,32 @@ def encode_jpeg_atomic(image_rgb: np.ndarray, path: str | Path, quality: int = 8
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     return len(data)
+
+
+PREVIEW_MAX_WIDTH = 640
+
+
+def _canvas_size(xy: np.ndarray, score: np.ndarray) -> tuple[int, int]:
+    """A canvas that holds the keypoints, for poses without a frame size (pose tracks)."""
+    ok = score > 0
+    if not ok.any():
+        return 640, 480
+    mx = np.nanmax(xy[ok], axis=0)
+    w = int(min(max(640, math.ceil(mx[0] / 32) * 32 + 32), 1920))
+    h = int(min(max(480, math.ceil(mx[1] / 32) * 32 + 32), 1920))
+    return w, h
+
+
+def write_preview(image_rgb: np.ndarray | None, pose: Pose, path: str | Path,
+                  max_width: int = PREVIEW_MAX_WIDTH) -> int:
+    """The live preview: the frame (or a dark canvas for a pose track) at most ``max_width`` wide with the
+    pose's skeleton drawn, written atomically as a JPEG; returns its bytes."""
+    if image_rgb is None:
+        w, h = pose.frame_size or _canvas_size(pose.xy, pose.score)
+        image_rgb = np.full((h, w, 3), 32, np.uint8)
+    xy = pose.xy
+    if image_rgb.shape[1] > max_width:
+        k = max_width / image_rgb.shape[1]
+        image_rgb = cv2.resize(image_rgb, (max_width, round(image_rgb.shape[0] * k)), interpolation=cv2.INTER_AREA)
+        xy = xy * k
+    return encode_jpeg_atomic(draw_skeleton(image_rgb, xy, pose.score), path)

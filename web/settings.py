@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from station.config import Settings
+from station.config import Settings, takes_effect
 from station.errors import InputError
 from web.auth import login_required
 from web.db import base_settings, get_store
@@ -73,6 +73,7 @@ class Field:
     optional: bool
     choices: tuple[str, ...]
     help: str
+    applies: str  # when a change reaches the station (station.config.takes_effect)
 
 
 def _kind(tp: Any) -> tuple[str, bool, tuple[str, ...]]:
@@ -99,7 +100,7 @@ def form_fields() -> list[tuple[str, str, list[Field]]]:
             kind, optional, choices = _kind(sub_hints[f.name])
             key = f"{section}.{f.name}"
             fields.append(Field(key, f"{section}__{f.name}", f.name.replace("_", " "), kind, optional, choices,
-                                HELP.get(key, "")))
+                                HELP.get(key, ""), takes_effect(key)))
         if names is not None:
             fields.sort(key=lambda fl: names.index(fl.key.split(".", 1)[1]))
         out.append((section, title, fields))
@@ -152,6 +153,19 @@ def overrides_from_form(base: Settings, saved: dict[str, Any], form: Any) -> dic
     return out
 
 
+def saved_message(before: Settings, after: Settings) -> str:
+    """What the save changed and when each change reaches the station."""
+    old, new = before.to_dict(), after.to_dict()
+    changed = [f for _, _, fs in form_fields() for f in fs if _get(old, f.key) != _get(new, f.key)]
+    if not changed:
+        return "Settings saved (nothing changed)."
+    when: dict[str, list[str]] = {}
+    for f in changed:
+        when.setdefault(f.applies, []).append(f.label)
+    parts = [f"{', '.join(labels)}: {applies}" for applies, labels in when.items()]
+    return "Settings saved. " + "; ".join(parts) + "."
+
+
 def _values(settings_dict: dict[str, Any]) -> dict[str, Any]:
     return {f.key: _get(settings_dict, f.key) for _, _, fs in form_fields() for f in fs}
 
@@ -174,7 +188,7 @@ def index() -> Any:
             return render_template("settings/index.html", sections=form_fields(), values=shown, error=error,
                                    overridden=set()), 400
         store.set_settings_overrides(overrides)
-        flash("Settings saved. The station uses them from its next session.", "ok")
+        flash(saved_message(base.merged(saved), base.merged(overrides)), "ok")
         return redirect(url_for("settings.index"))
     try:
         current = base.merged(saved)

@@ -43,6 +43,8 @@ class FrameSource(abc.ABC):
     live: bool = False
     #: a short description for logs and reports
     name: str = "source"
+    #: True for sources whose frames carry ready poses (a pose track, the simulated runner): no model needed
+    gives_poses: bool = False
 
     _closed: bool = False
 

@@ -211,3 +211,21 @@ class FrameGrabber(threading.Thread):
                                                                  frame.pose.frame_size))
             self._put(frame)
         return None
+
+
+class StallWatch:
+    """Notices a live source that stops delivering without raising (a hung driver): no frame for ``stall_s``."""
+
+    def __init__(self, stall_s: float = STALL_S) -> None:
+        self.stall_s = stall_s
+        self._last_wall: float | None = None
+
+    def frame(self, wall_s: float) -> None:
+        """A frame arrived at monotonic time ``wall_s``."""
+        self._last_wall = wall_s
+
+    def check(self, wall_s: float) -> CaptureEvent | None:
+        """A ``lost`` event (marked ``stalled``) when the last frame is older than ``stall_s``, else None."""
+        if self._last_wall is None or wall_s - self._last_wall <= self.stall_s:
+            return None
+        return CaptureEvent("lost", f"no frames for {self.stall_s:g} s (camera stalled)", wall_s, stalled=True)

@@ -82,15 +82,6 @@ def _poses(path: Path, model: str | None, model_path: str | None, progress: bool
     return gen(), estimator.name
 
 
-def _settings(view: str, camera_roll_deg: float | None, min_score: float,
-              camera_distance_m: float | None = None) -> AnalyzerSettings:
-    try:
-        return AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score,
-                                camera_distance_m=camera_distance_m)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
-
 def _roll_option(f):  # type: ignore[no-untyped-def]
     return click.option(
         "--camera-roll-deg",
@@ -139,7 +130,8 @@ def analyze(
     """Analyze a video or a pose track CSV: per-step pelvic drop and running metrics."""
     from station.report import build_report, report_json, report_text, steps_csv
 
-    settings = _settings(view, camera_roll_deg, min_score, camera_distance_m)
+    settings = AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score,
+                                camera_distance_m=camera_distance_m)
     poses, model_name = _poses(path, model, str(model_path) if model_path else None, progress=True)
     run = run_analyzer(poses, settings)
     if run.frames == 0:
@@ -180,7 +172,7 @@ def validate(
     from station.keypoints import iter_track_csv
     from station.validation import format_table, load_truth, validate_steps
 
-    settings = _settings(view, camera_roll_deg, AnalyzerSettings.min_score, camera_distance_m)
+    settings = AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, camera_distance_m=camera_distance_m)
     truth_data = load_truth(truth)
     run = run_analyzer(iter_track_csv(track), settings)
     if run.frames == 0:

@@ -1,86 +1,32 @@
-"""``gait-station run``, ``demo`` and ``db``: the live station, the simulated demo, a look into the database."""
+"""``gait-station run`` and ``demo``: the live station on a camera or a file, and the simulated demo."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from station.config import Settings, default_db_path, load_settings, runtime_dir
-from station.errors import BoardError, InputError, StationError
+from station.cli.build import built_station, preview_path_for, run_until_stopped
+from station.config import Settings, default_db_path, load_settings
+from station.errors import InputError, StationError
+from station.live.station import RunOptions
 
 log = logging.getLogger(__name__)
 
 LIVE_SPECS = ("auto", "camera", "webcam")
 
 
-def preview_path_for(db: Path) -> Path:
-    """Where the live preview JPEG goes: the runtime directory if one is set, else ``run/`` beside the DB."""
-    if any(k in os.environ for k in ("RUNTIME_DIRECTORY", "GAIT_STATION_RUNTIME_DIR")):
-        return (runtime_dir() / "preview.jpg").resolve()
-    return (db.parent / "run" / "preview.jpg").resolve()
-
-
 def _is_live_spec(spec: str) -> bool:
     s = spec.strip().lower()
     return s in LIVE_SPECS or s.startswith("webcam:")
-
-
-def open_board(settings: Settings, mock: bool) -> Any:
-    """The GPIO cue board; gpiozero's mock pins when asked or when there is no GPIO here (with a warning)."""
-    from station.cues import CueBoard, mock_factory
-
-    if mock:
-        return CueBoard.from_settings(settings, pin_factory=mock_factory())
-    # gpiozero warns once per pin library it cannot load before it settles on one (or none): keep those
-    # for the debug log instead of a screenful of Python warnings on every start off the Pi
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            board = CueBoard.from_settings(settings)
-        except BoardError as exc:
-            board = None
-            failure = exc
-    for w in caught:
-        log.debug("gpiozero: %s", w.message)
-    if board is not None:
-        return board
-    log.warning("%s: using mock pins, cues show in the log and the web page only", failure)
-    return CueBoard.from_settings(settings, pin_factory=mock_factory())
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or Ctrl-C (SIGINT), so the loop closes the session cleanly."""
-    stop = threading.Event()
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: give up waiting
-        log.warning("%s: closing the session and stopping", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _fmt(v: Any, unit: str = "°") -> str:
@@ -166,8 +112,7 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     sessions start from the button, the web page, or when a runner appears.
     """
     from station.camera import open_source
-    from station.live.station import RunOptions, Station
-    from station.store import Store
+    from station.errors import MissingFileError
 
     settings = load_settings(config_path)
     db = Path(db_path) if db_path else default_db_path()
@@ -176,8 +121,6 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     spec = (source or settings.camera.source).strip()
     live = _is_live_spec(spec)
     if not live and not Path(spec).expanduser().exists():
-        from station.errors import MissingFileError
-
         raise MissingFileError(f"{spec}: no such file (sources are auto, camera, webcam[:N], a video or a track CSV)")
     if not live:
         # a file that is not a video or a pose track fails here, in one line, before a session or the pins start
@@ -187,38 +130,38 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     model_name = model or settings.model.name
     model_file = model_path or settings.model.path
     is_track = not live and Path(spec).suffix.lower() == ".csv"
+    input_size = None if is_track else _model_input_size(model_name)
 
     def estimator() -> Any:
         from station.pose import load_estimator
 
         return load_estimator(model_name, model_path=model_file, num_threads=settings.model.num_threads)
 
-    with Store(db) as store:
-        try:
-            settings = settings.merged(store.settings_overrides())
-        except InputError as exc:
-            log.error("settings saved from the web page ignored: %s", exc)
-        board = open_board(settings, mock_pins)
-        options = RunOptions(
-            source_name=spec if live else Path(spec).name,
-            model_name="" if is_track else model_name,  # the manifest name, also when --model-path gives the file
-            live=live,
-            latest_only=live or realtime,
-            speed=speed if (realtime and not live) else None,
-            session_at_once=None if live else "file",
-            runner=runner,
-            preview_path=None if no_preview else preview_path_for(db),
-        )
-        station = Station(settings, store, board, lambda: open_source(spec), estimator_factory=estimator,
-                          options=options, config_path=config_path, on_event=session_echo(cues=False))
+    options = RunOptions(
+        source_name=spec if live else Path(spec).name,
+        model_name="" if is_track else model_name,  # the manifest name, also when --model-path gives the file
+        live=live,
+        latest_only=live or realtime,
+        speed=speed if (realtime and not live) else None,
+        session_at_once=None if live else "file",
+        runner=runner,
+        preview_path=None if no_preview else preview_path_for(db),
+    )
+    with built_station(settings, db, lambda: open_source(spec, model_input_size=input_size, fps=settings.camera.fps),
+                       options=options, mock_pins=mock_pins, estimator_factory=estimator, config_path=config_path,
+                       on_event=session_echo(cues=False)) as station:
         click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
-        try:
-            with stop_on_signals() as stop:
-                station.run(stop)
-        finally:
-            board.close()
-            if station.report.frames:
-                click.echo(station.report.line(), err=True)
+        run_until_stopped(station)
+
+
+def _model_input_size(name: str) -> int | None:
+    """The model's input size from the manifest, so a camera's model stream matches it (Thunder: 256 px)."""
+    from station.pose.models import load_manifest
+
+    try:
+        return load_manifest().get(name).input_size
+    except InputError:
+        return None  # an unknown name fails with its own message when the model loads
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,9 +233,7 @@ def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, por
     left so the cue goes green → amber → red, steps out of view for a moment, and the
     session closes with its summary at the end. Ctrl-C ends it early, cleanly.
     """
-    from station.live.station import RunOptions, Station
     from station.simulate import SimulatedRunner, SimulatedSource, demo_runner
-    from station.store import Store
 
     db = Path(db_path) if db_path else default_db_path().parent / "demo.db"
     if db.is_dir():
@@ -307,25 +248,16 @@ def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, por
     click.echo(f"live page: {url}" if url else "live page: not started" + (" (--no-web)" if no_web else ""))
     click.echo(f"cues (amber at {settings.cues.amber_deg:g}°, red at {settings.cues.red_deg:g}° of drop, "
                f"median of the last {settings.cues.window_steps} steps per side):")
+    options = RunOptions(source_name="simulated runner", model_name="simulated", latest_only=False, speed=speed,
+                         runner="Demo runner", preview_path=preview_path_for(db))
     try:
-        with Store(db) as store:
-            from station.cues import CueBoard, mock_factory
-
-            board = CueBoard.from_settings(settings, pin_factory=mock_factory())
-            options = RunOptions(source_name="simulated runner", model_name="simulated", latest_only=False,
-                                 speed=speed, runner="Demo runner", preview_path=preview_path_for(db))
-            station = Station(settings, store, board, lambda: SimulatedSource(runner, fps=fps, duration_s=duration_s),
-                              options=options, on_event=session_echo(cues=True))
-            try:
-                with stop_on_signals() as stop:
-                    station.run(stop)
-            finally:
-                board.close()
+        with built_station(settings, db, lambda: SimulatedSource(runner, fps=fps, duration_s=duration_s),
+                           options=options, mock_pins=True, on_event=session_echo(cues=True)) as station:
+            run_until_stopped(station)
             for sid, t0 in station.report.session_t0_s.items():
-                echo_truth(runner.truth_steps(duration_s), store.steps(sid), t0)
-            click.echo(station.report.line(), err=True)
-            if url:
-                click.echo(f"sessions stay in {db}; see them with: gait-station serve --db {db}")
+                echo_truth(runner.truth_steps(duration_s), station.store.steps(sid), t0)
+        if url:
+            click.echo(f"sessions stay in {db}; see them with: gait-station serve --db {db}")
     finally:
         if web_proc is not None:
             web_proc.terminate()

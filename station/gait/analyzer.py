@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from station.coco import BodyPart
+from station.errors import InputError
 from station.gait.drop_model import BASE, StrideDropModel
 from station.gait.filters import (
     half_width_s,
@@ -91,6 +92,11 @@ EVENT_COLS = [C_D, C_HIPY]
 # frames show both (keypoint dropouts), they come from each keypoint's own smoothed height instead.
 FALLBACK_COLS = [C_ANK_L, C_ANK_R, C_HIP_L, C_HIP_R]
 METRIC_COLS = [C_THETA, C_LEAN, C_FPPA_L, C_FPPA_R, C_WIDTH_L, C_WIDTH_R]
+
+# the bounds of what may be declared about the camera (the settings file and page check the same ones)
+MAX_CAMERA_ROLL_DEG = 45.0
+CAMERA_DISTANCE_RANGE_M = (0.5, 50.0)
+
 
 @dataclass(frozen=True)
 class AnalyzerSettings:
@@ -158,15 +164,16 @@ class AnalyzerSettings:
 
     def __post_init__(self) -> None:
         if self.view not in ("posterior", "anterior"):
-            raise ValueError(f"view must be 'posterior' or 'anterior', not {self.view!r}")
+            raise InputError(f"view must be 'posterior' or 'anterior', not {self.view!r}")
         if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError(f"min_score must be within 0..1, not {self.min_score}")
+            raise InputError(f"min_score must be within 0..1, not {self.min_score}")
         if self.camera_roll_deg is not None and not (math.isfinite(self.camera_roll_deg)
-                                                     and abs(self.camera_roll_deg) < 45.0):
-            raise ValueError(f"camera_roll_deg must be a finite angle below 45 deg, not {self.camera_roll_deg}")
+                                                     and abs(self.camera_roll_deg) <= MAX_CAMERA_ROLL_DEG):
+            raise InputError(f"camera_roll_deg must be within ±{MAX_CAMERA_ROLL_DEG:g}°, not {self.camera_roll_deg}")
+        lo, hi = CAMERA_DISTANCE_RANGE_M
         if self.camera_distance_m is not None and not (math.isfinite(self.camera_distance_m)
-                                                       and self.camera_distance_m > 0.0):
-            raise ValueError(f"camera_distance_m must be a positive distance, not {self.camera_distance_m}")
+                                                       and lo <= self.camera_distance_m <= hi):
+            raise InputError(f"camera_distance_m must be between {lo:g} and {hi:g} m, not {self.camera_distance_m}")
 
     @property
     def contact_from_ankle(self) -> bool:

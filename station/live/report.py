@@ -16,6 +16,7 @@ class RunReport:
     dropped: int = 0
     wall_s: float = 0.0  # the whole run, start-up (model, source) included
     loop_s: float = 0.0  # first frame in to last frame done
+    first_frame_at: float | None = None  # perf_counter when the first frame came in
     busy_s: float = 0.0  # loop time spent on frames (not waiting for them)
     inference_s: float = 0.0
     inference_frames: int = 0
