@@ -63,18 +63,23 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def steps_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """The step CSV, a line at a time (so a long session streams): a header, then one row per step row
-    (``idx`` and the Step fields, as :meth:`station.store.Store.steps` gives them)."""
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """A CSV a line at a time (so a long session streams): the header, then each row's cells (:func:`csv_cell`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(STEP_CSV_COLUMNS)
+    w.writerow(header)
     yield buf.getvalue()
     for row in rows:
         buf.seek(0)
         buf.truncate()
-        w.writerow([csv_cell(row.get(k)) for k in STEP_CSV_COLUMNS])
+        w.writerow([csv_cell(v) for v in row])
         yield buf.getvalue()
+
+
+def steps_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The step CSV: one row per step row (``idx`` and the Step fields, as :meth:`station.store.Store.steps`
+    gives them)."""
+    return csv_lines(STEP_CSV_COLUMNS, ([row.get(k) for k in STEP_CSV_COLUMNS] for row in rows))
 
 
 def steps_csv(steps: Sequence[Step]) -> str:

@@ -8,16 +8,13 @@ JSON ``null``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from station.keypoints import TRACK_COLUMNS
-from station.report import csv_cell, steps_csv_lines
+from station.report import csv_lines, steps_csv_lines
 from station.store import Store
 from web import queries
 from web.auth import login_required
@@ -34,18 +31,6 @@ SESSION_KEYS = ("id", "runner_id", "runner", "started_at", "ended_at", "status",
 
 def _attachment(body: Any, mimetype: str, filename: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]]) -> Iterator[str]:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    yield buf.getvalue()
-    for row in rows:
-        buf.seek(0)
-        buf.truncate()
-        w.writerow([csv_cell(v) for v in row])
-        yield buf.getvalue()
 
 
 def session_json(session: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +70,7 @@ def poses_csv(session_id: int) -> Response:
     get_session_or_404(store, session_id)
     track = store.pose_track(session_id)
     rows = (pose.to_row() for pose in track)
-    return _attachment(_csv_lines(TRACK_COLUMNS, rows), "text/csv", f"session-{session_id}-poses.csv")
+    return _attachment(csv_lines(TRACK_COLUMNS, rows), "text/csv", f"session-{session_id}-poses.csv")
 
 
 # -- JSON API ----------------------------------------------------------------------------------------
