@@ -11,20 +11,56 @@ starts, and the poses that started it are analysed as its first.
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from station.config import SessionSettings, Settings
+from station.config import SessionSettings, Settings, effective_settings, load_settings
 from station.cues.policy import CuePolicy
+from station.errors import StationError
 from station.gait.analyzer import GaitAnalyzer
 from station.gait.framing import FramingStatus
 from station.gait.steps import Step
 from station.keypoints import Pose
+from station.store import Store
+
+log = logging.getLogger(__name__)
 
 MANUAL_ABSENT_S = 300.0  # a button/web session ends after this long with nobody in view
 PREROLL_MARGIN_S = 0.5  # poses kept before an automatic start beyond appear_s
+
+
+class SettingsFeed:
+    """The station's settings as they change: the file's (re-read when it is named), with the overrides
+    the web page saved merged in (:func:`station.config.effective_settings`), re-read when the page saves."""
+
+    def __init__(self, store: Store, base: Settings, config_path: str | None = None) -> None:
+        self.store = store
+        self.base = base
+        self.config_path = config_path
+        self.settings = base
+        self._stamp: str | None = None
+        if store.meta_updated_at("settings") is not None:
+            self.current()  # the web page's saved overrides apply from the start
+
+    def current(self) -> Settings:
+        stamp = self.store.meta_updated_at("settings")
+        if stamp == self._stamp:
+            return self.settings
+        self._stamp = stamp
+        try:
+            base = load_settings(self.config_path) if self.config_path else self.base
+        except StationError as exc:
+            log.error("settings file ignored: %s", exc)
+            base = self.base
+        self.settings, problem = effective_settings(base, self.store.settings_overrides())
+        if problem:
+            log.error("%s", problem)
+        else:
+            log.info("settings from the web page loaded; a running session keeps its own")
+        return self.settings
 
 
 class PoseBuffer:

@@ -38,7 +38,7 @@ import numpy as np
 
 from station.camera.base import Frame, FrameSource
 from station.camera.capture import STALL_S, CaptureEvent, FrameGrabber, StallWatch
-from station.config import Settings, analyzer_settings, effective_settings, load_settings
+from station.config import Settings, analyzer_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import SourceError, StationError, StoreError
 from station.gait.analyzer import GaitAnalyzer
@@ -47,7 +47,7 @@ from station.gait.steps import Step
 from station.gait.summary import cadence_spm, summarize
 from station.keypoints import Pose
 from station.live.report import RunReport, peak_rss_mb
-from station.live.session import AutoStart, LiveSession
+from station.live.session import AutoStart, LiveSession, SettingsFeed
 from station.live.status import SideStatus, StationStatus
 from station.pose.stream import FramePoser
 from station.store import SESSION_COMPLETED, Store
@@ -111,12 +111,7 @@ class Station:
         self.board = board
         self.report = RunReport()
         self.session: LiveSession | None = None
-        self._base_settings = settings
-        self._config_path = config_path
-        self._settings_stamp: str | None = None
-        self.settings = settings
-        if store.meta_updated_at("settings") is not None:
-            self._current_settings()  # the web page's saved overrides apply from the start
+        self._settings = SettingsFeed(store, settings, config_path)
         self._open_source = open_source
         self._poser = FramePoser(estimator_factory, self.options.source_name)
         self._on_event = on_event
@@ -378,22 +373,13 @@ class Station:
     def _new_analyzer(self, settings: Settings) -> GaitAnalyzer:
         return GaitAnalyzer(analyzer_settings(settings))
 
+    @property
+    def settings(self) -> Settings:
+        """The settings now (a running session keeps its own, ``session.settings``)."""
+        return self._settings.settings
+
     def _current_settings(self) -> Settings:
-        """The file's settings with the web page's overrides, re-read when the web changed them."""
-        stamp = self.store.meta_updated_at("settings")
-        if stamp != self._settings_stamp:
-            self._settings_stamp = stamp
-            try:
-                base = load_settings(self._config_path) if self._config_path else self._base_settings
-            except StationError as exc:
-                log.error("settings file ignored: %s", exc)
-                base = self._base_settings
-            self.settings, problem = effective_settings(base, self.store.settings_overrides())
-            if problem:
-                log.error("%s", problem)
-            else:
-                log.info("settings from the web page loaded; a running session keeps its own")
-        return self.settings
+        return self._settings.current()
 
     # -- cues ----------------------------------------------------------------------------------
     def _emit(self, what: str, **data: Any) -> None:
