@@ -61,7 +61,7 @@ class RenderSettings:
     subframes: int = 4  # sub-frames averaged over the exposure (motion blur)
     noise: float = 1.0
     bitrate_bps: int | None = None  # None: picamera2's MEDIUM quality for the size and rate
-    samples: int = 4  # multisampling
+    samples: int = 0  # multisampling (0: none; sub-frames are shifted by sub-pixel amounts instead)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -87,7 +87,7 @@ class RenderSettings:
             (1 <= self.subframes <= 32, f"--subframes {self.subframes}: 1 to 32"),
             (0.0 <= self.noise <= 10.0, f"--noise {self.noise:g}: 0 to 10"),
             (self.seconds is None or self.seconds > 0, f"--seconds {self.seconds}: more than 0"),
-            (self.samples in (1, 2, 4, 8), f"--samples {self.samples}: 1, 2, 4 or 8"),
+            (self.samples in (0, 2, 4, 8), f"--samples {self.samples}: 0, 2, 4 or 8"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -209,7 +209,7 @@ def true_keypoints(stage: Stage, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def truth_document(stage: Stage, s: RenderSettings, sources: dict, keypoints_csv: str | None) -> dict:
     """The truth JSON: the form of s01.truth.json, on the video's clock, plus what made the render."""
-    theta = stage.rec.obliquity_deg()
+    theta = skeleton_obliquity_deg(stage, stage.rec.t_s)
     steps, how = truth_steps(stage.rec, theta)
     t0 = float(stage.frame_times_s[0]) if s.phase else 0.0
     t_end = float(stage.frame_times_s[-1])
@@ -262,16 +262,20 @@ def render_frames(stage: Stage, s: RenderSettings, writer, progress: bool = True
     rng = np.random.default_rng(s.seed + 1)
     n = max(1, s.subframes)
     exposure = s.exposure_frac / s.fps
-    offsets = ((np.arange(n) + 0.5) / n - 0.5) * exposure if exposure > 0 else np.zeros(1)
+    offsets = ((np.arange(n) + 0.5) / n - 0.5) * exposure
+    # a zero-mean pattern of sub-pixel shifts (rotated grid), one per sub-frame
+    k = np.arange(n) + 0.5
+    jitter = np.stack([(k / n) - 0.5, ((k * 0.618034) % 1.0) - 0.5], axis=1) if n > 1 else np.zeros((1, 2))
+    jitter -= jitter.mean(0)
     duration = float(stage.rec.t_s[-1])
     started = time.perf_counter()
     with Renderer(s.width, s.height, stage.body.faces, stage.colors, stage.props, LIGHTING[s.lighting],
                   stage.background, samples=s.samples) as r:
         for t in tqdm(stage.frame_times_s, desc="render", unit="frame", disable=None if progress else True):
             acc = None
-            for dt in offsets:
+            for dt, jit in zip(offsets, jitter, strict=True):
                 v, nrm = posed(stage, float(np.clip(t + dt, 0.0, duration)))
-                img = r.render(stage.camera, v, nrm, stage.floor_y)
+                img = r.render(stage.camera, v, nrm, stage.floor_y, (float(jit[0]), float(jit[1])))
                 acc = img if acc is None else acc + img
             writer.write(add_sensor_noise(acc / len(offsets), rng, s.noise))
     return (time.perf_counter() - started) / len(stage.frame_times_s)

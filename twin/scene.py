@@ -3,8 +3,9 @@
 Renderer: moderngl on an EGL context. On a machine without a GPU Mesa serves it with llvmpipe (Debian:
 libegl1, libegl-mesa0, libgl1-mesa-dri). The body's vertex buffer is rewritten in place every sub-frame
 and drawn with one small shader (a key light, a fill light, sky/ground ambient, a little specular),
-and the body's shadow is projected onto the floor along the key light. 4x multisampling smooths the
-edges the way a camera's optics do.
+and the body's shadow is projected onto the floor along the key light. Edges are smoothed by
+averaging sub-frames rendered with sub-pixel shifts (or by multisampling, slower on llvmpipe).
+Colours are shaded with a gamma of 2 (squares and square roots: llvmpipe's pow() is slow).
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ void main() {
     vec3 n = normalize(v_norm);
     vec3 v = normalize(eye - v_pos);
     if (dot(n, v) < 0.0) n = -n;
-    vec3 albedo = pow(v_col, vec3(2.2));
+    vec3 albedo = v_col * v_col;
     float hemi = 0.5 + 0.5 * n.y;
     vec3 light = mix(ground_col, sky_col, hemi) + key_col * max(dot(n, key_dir), 0.0)
                  + fill_col * max(dot(n, fill_dir), 0.0);
     vec3 h = normalize(key_dir + v);
-    vec3 spec = key_col * 0.06 * pow(max(dot(n, h), 0.0), 24.0);
-    f_color = vec4(pow(albedo * light + spec, vec3(1.0 / 2.2)), 1.0);
+    float sh = max(dot(n, h), 0.0);
+    sh = sh * sh; sh = sh * sh; sh = sh * sh; sh = sh * sh;
+    vec3 spec = key_col * 0.06 * sh;
+    f_color = vec4(sqrt(albedo * light + spec), 1.0);
 }
 """
 
@@ -177,7 +180,7 @@ class Renderer:
     """One OpenGL context and framebuffer; draws the scene and the body for a camera."""
 
     def __init__(self, width: int, height: int, faces: np.ndarray, body_colors: np.ndarray, props: Prop,
-                 lighting: Lighting, background: tuple[float, float, float], samples: int = 4) -> None:
+                 lighting: Lighting, background: tuple[float, float, float], samples: int = 0) -> None:
         try:
             import moderngl
         except ImportError:
@@ -207,9 +210,12 @@ class Renderer:
         self.props_vbo = ctx.buffer(props.vertex_data().tobytes())
         self.props_vao = ctx.vertex_array(self.prog, [(self.props_vbo, "3f 3f 3f", "in_pos", "in_norm", "in_col")])
         samples = min(samples, ctx.max_samples)
-        self.fbo_ms = ctx.framebuffer(color_attachments=[ctx.renderbuffer((width, height), samples=samples)],
-                                      depth_attachment=ctx.depth_renderbuffer((width, height), samples=samples))
-        self.fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((width, height))])
+        self.fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((width, height))],
+                                   depth_attachment=ctx.depth_renderbuffer((width, height)))
+        self.fbo_ms = self.fbo
+        if samples > 1:
+            self.fbo_ms = ctx.framebuffer(color_attachments=[ctx.renderbuffer((width, height), samples=samples)],
+                                          depth_attachment=ctx.depth_renderbuffer((width, height), samples=samples))
 
     def close(self) -> None:
         self.ctx.release()
@@ -220,11 +226,18 @@ class Renderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def render(self, camera: Camera, vertices: np.ndarray, normals: np.ndarray, floor_y: float) -> np.ndarray:
-        """One picture (H x W x 3 float32 in 0..1) of the body posed at ``vertices`` with ``normals``."""
+    def render(self, camera: Camera, vertices: np.ndarray, normals: np.ndarray, floor_y: float,
+               jitter_px: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+        """One picture (H x W x 3 float32 in 0..1) of the body posed at ``vertices`` with ``normals``.
+
+        ``jitter_px`` shifts the picture by a fraction of a pixel: sub-frames averaged with a zero-mean
+        pattern of shifts smooth the edges (supersampling) without moving anything on average.
+        """
         mgl = self._mgl
         ctx = self.ctx
         view, proj = camera.gl_matrices()
+        proj[0, 2] += 2.0 * jitter_px[0] / self.width
+        proj[1, 2] += 2.0 * jitter_px[1] / self.height
         self.prog["view_proj"].write((proj @ view).T.astype("f4").tobytes())
         self.prog["eye"].value = tuple(float(x) for x in camera.position)
         self.fbo_ms.use()
@@ -246,7 +259,8 @@ class Renderer:
         self.body_vao.render(mgl.TRIANGLES)
         ctx.disable(mgl.BLEND)
         ctx.depth_func = "<="
-        ctx.copy_framebuffer(self.fbo, self.fbo_ms)
+        if self.fbo_ms is not self.fbo:
+            ctx.copy_framebuffer(self.fbo, self.fbo_ms)
         raw = self.fbo.read(components=3, alignment=1)
         img = np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 3)[::-1]
         return img.astype(np.float32) * (1.0 / 255.0)
