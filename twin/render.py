@@ -154,7 +154,7 @@ def prepare(markers: Path, static: Path, forces: Path | None, s: RenderSettings)
                     width=s.width, height=s.height, hfov_deg=s.hfov_deg)
     belt_y = _sole_height(body, motion, normals, rec.t_s[-1])
     if s.scene == "treadmill":
-        props, floor_y = treadmill_room(belt_y, rng)
+        props, floor_y = treadmill_room(belt_y, rng, console=s.view == "posterior")
         background = (0.6, 0.6, 0.6)
         shadow_y = belt_y
     else:

@@ -19,7 +19,7 @@ import trimesh
 from twin.camera import Camera
 from twin.errors import AssetError
 
-EGL_HINT = "apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri"
+EGL_HINT = "apt-get install libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
 
 VERTEX_SHADER = """
 #version 330
@@ -139,8 +139,12 @@ class Prop:
                                np.repeat(self.colors, 3, axis=0)], axis=1).astype("f4").reshape(n * 3, 9)
 
 
-def treadmill_room(belt_y: float, rng: np.random.Generator, wall_ahead_m: float = 3.5) -> tuple[Prop, float]:
-    """A treadmill under the runner (origin), a wall ahead, a floor; returns the props and the floor height."""
+def treadmill_room(belt_y: float, rng: np.random.Generator, wall_ahead_m: float = 3.5,
+                   console: bool = True) -> tuple[Prop, float]:
+    """A treadmill under the runner (origin), a wall ahead, a floor; returns the props and the floor height.
+
+    ``console=False`` leaves out the uprights and the console (a camera in front of the runner would
+    otherwise look at the console instead of the runner)."""
     floor_y = belt_y - 0.2
     gray = rng.uniform(0.25, 0.55)
     floor_col = tuple(np.clip(gray + rng.normal(0, 0.04, 3), 0, 1))
@@ -152,12 +156,15 @@ def treadmill_room(belt_y: float, rng: np.random.Generator, wall_ahead_m: float 
         # deck and belt: 1.8 m x 0.55 m belt, centred a little ahead of the runner's pelvis
         Prop.box((2.0, 0.19, 0.8), (0.15, floor_y + 0.095, 0.0), frame_col),
         Prop.box((1.8, 0.012, 0.55), (0.15, belt_y - 0.006, 0.0), (0.06, 0.06, 0.065)),
-        # side rails, uprights, console
+        # side rails
         *(Prop.box((2.0, 0.05, 0.12), (0.15, belt_y - 0.02, s * 0.34), frame_col) for s in (-1, 1)),
-        *(Prop.box((0.06, 1.15, 0.06), (1.1, floor_y + 0.7, s * 0.36), frame_col) for s in (-1, 1)),
-        Prop.box((0.25, 0.3, 0.8), (1.12, floor_y + 1.35, 0.0), frame_col),
-        *(Prop.box((0.5, 0.04, 0.04), (0.9, floor_y + 1.1, s * 0.36), frame_col) for s in (-1, 1)),
     ]
+    if console:  # uprights, console and hand rails at the front
+        props += [
+            *(Prop.box((0.06, 1.15, 0.06), (1.1, floor_y + 0.7, s * 0.36), frame_col) for s in (-1, 1)),
+            Prop.box((0.25, 0.3, 0.8), (1.12, floor_y + 1.35, 0.0), frame_col),
+            *(Prop.box((0.5, 0.04, 0.04), (0.9, floor_y + 1.1, s * 0.36), frame_col) for s in (-1, 1)),
+        ]
     return Prop.join(props).with_shadow_clip((0.15 - 0.9, 0.15 + 0.9, -0.275, 0.275)), floor_y
 
 
@@ -165,10 +172,11 @@ def running_track(ground_y: float, rng: np.random.Generator, lane_width_m: float
     """A long straight of synthetic track with lane lines, grass beside it and a fence at the far end."""
     tartan = tuple(np.clip(np.array([0.62, 0.26, 0.2]) + rng.normal(0, 0.03, 3), 0, 1))
     props = [
-        Prop.box((120.0, 0.02, 12.0), (20.0, ground_y - 0.01, -3.0 * lane_width_m), tartan),
-        Prop.box((120.0, 0.02, 40.0), (20.0, ground_y - 0.02, 26.0), (0.25, 0.45, 0.2)),
-        Prop.box((120.0, 0.02, 40.0), (20.0, ground_y - 0.02, -34.0), (0.25, 0.45, 0.2)),
+        Prop.box((120.0, 0.02, 11.0), (20.0, ground_y - 0.01, -3.5), tartan),
+        Prop.box((120.0, 0.02, 40.0), (20.0, ground_y - 0.02, 2.0 + 20.0), (0.25, 0.45, 0.2)),
+        Prop.box((120.0, 0.02, 40.0), (20.0, ground_y - 0.02, -9.0 - 20.0), (0.25, 0.45, 0.2)),
         Prop.box((0.2, 2.5, 80.0), (75.0, ground_y + 1.25, 0.0), (0.35, 0.38, 0.36)),
+        Prop.box((0.2, 2.5, 80.0), (-35.0, ground_y + 1.25, 0.0), (0.35, 0.38, 0.36)),
     ]
     for k in range(-5, 2):
         z = (k + 0.5) * lane_width_m
