@@ -145,10 +145,9 @@ def bench(markers: Path | None, static: Path | None, frames: int, size: tuple[in
     stage = prepare(markers, static, None, s)
     stage.frame_times_s = stage.frame_times_s[:frames]
     prep = time.perf_counter() - t
-    with tempfile.TemporaryDirectory() as tmp:
-        with H264Writer(Path(tmp) / "bench.mp4", s.width, s.height, s.fps,
-                        pi_camera_bitrate(s.width, s.height, s.fps)) as w:
-            spf = render_frames(stage, s, w, progress=False)
+    with tempfile.TemporaryDirectory() as tmp, H264Writer(Path(tmp) / "bench.mp4", s.width, s.height, s.fps,
+                    pi_camera_bitrate(s.width, s.height, s.fps)) as w:
+        spf = render_frames(stage, s, w, progress=False)
     n = len(stage.frame_times_s)
     ts = stage.frame_times_s
     t = time.perf_counter()

@@ -335,8 +335,9 @@ def truth_steps(rec: Recording, theta_deg: np.ndarray) -> tuple[list[dict], str]
             continue
         drop = theta_deg[i:j + 1] if side == "right" else -theta_deg[i:j + 1]
         k = int(np.argmax(drop))
-        steps.append(dict(side=side, t_contact_s=round(s, 4), t_toe_off_s=round(e, 4), t_peak_s=round(float(t[i + k]), 4),
-                          drop_excursion_deg=round(float(drop[k] - drop[0]), 3), drop_peak_deg=round(float(drop[k]), 3)))
+        steps.append(dict(side=side, t_contact_s=round(s, 4), t_toe_off_s=round(e, 4),
+                          t_peak_s=round(float(t[i + k]), 4), drop_excursion_deg=round(float(drop[k] - drop[0]), 3),
+                          drop_peak_deg=round(float(drop[k]), 3)))
     return steps, source
 
 

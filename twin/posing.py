@@ -163,7 +163,8 @@ def pose_motion(rec: Recording, body: Body, height_m: float | None = None) -> Mo
     subj_leg = np.mean([np.linalg.norm(hjc[s] - kjc[s]) + np.linalg.norm(kjc[s] - ajc[s]) for s in "RL"])
     g = float(subj_leg / mesh_leg) if height_m is None else float(height_m / body.stature_m)
     if not 0.6 < g < 1.4:
-        raise InputError(f"the static trial gives a leg {subj_leg:.2f} m long; not an adult's (check the markers' units)")
+        raise InputError(f"the static trial gives a leg {subj_leg:.2f} m long; not an adult's "
+                         "(check the markers' units)")
     fwd, up, right = np.eye(3)
     n_t = len(rec.t_s)
     s_index = {s: i for i, s in enumerate(SEGMENTS)}
