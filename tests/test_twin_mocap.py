@@ -150,3 +150,20 @@ def test_force_file_of_another_length_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"4000 samples .* the markers need 9000"):
         load_recording(require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt"),
                        require_shared("mocap", "fukuchi2017", "RBDS001static.txt"), short)
+
+
+def test_a_cluster_with_one_marker_missing_is_fitted_from_the_others(tmp_path):
+    """Another subject may lack a marker: a cluster still fits from any three of its markers."""
+    from twin.mocap import load_recording
+
+    run = _copy_without(require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt"), tmp_path / "r.txt",
+                        "L.Thigh.Top.Lateral")
+    static = require_shared("mocap", "fukuchi2017", "RBDS001static.txt")
+    partial = load_recording(run, static)
+    full = load_recording(require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt"), static)
+    assert np.isfinite(partial.thigh["L"].rotation).all()
+    # the same thigh within a few degrees (a 3-marker fit instead of 4)
+    rel = np.einsum("tji,tjk->tik", partial.thigh["L"].rotation, full.thigh["L"].rotation)
+    angle = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    assert np.percentile(angle, 95) < 5.0
+    assert np.array_equal(partial.obliquity_deg(), full.obliquity_deg())

@@ -66,16 +66,18 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "missing file": ([str(tmp / "nope.txt"), static], "no such file"),
         "static without malleoli": ([run, str(_copy_without(Path(static), tmp / "st.txt", "R.Ankle.Medial"))],
                                     "lacks the epicondyle and malleolus markers R.Ankle.Medial"),
-        "running trial without a thigh marker": ([str(_copy_without(Path(run), tmp / "run.txt", "L.Thigh.Top.Lateral")),
-                                                  static], "running trial lacks markers L.Thigh.Top.Lateral"),
+        "running trial without two thigh markers": (
+            [str(_copy_without(_copy_without(Path(run), tmp / "run1.txt", "L.Thigh.Top.Lateral"), tmp / "run.txt",
+                               "L.Thigh.Bottom.Medial")), static],
+            "running trial lacks markers L.Thigh.Top.Lateral, L.Thigh.Bottom.Medial (the L thigh cluster needs 3 of"),
         "force file of another length": ([run, static, "--forces", str(short)], "force file has 3000 samples"),
-        "not a marker file": ([str(short), static], "running trial lacks markers R.ASIS"),
+        "not a marker file": ([str(short), static], "running trial lacks markers R.Heel.Bottom"),
         "distance out of range": ([run, static, "--distance-m", "9"], "--distance-m 9: 1.5 to 6 m"),
         "bad size": ([run, static, "--size", "big"], "WIDTHxHEIGHT"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing file", "static without malleoli", "running trial without a thigh marker",
+@pytest.mark.parametrize("case", ["missing file", "static without malleoli", "running trial without two thigh markers",
                                   "force file of another length", "not a marker file", "distance out of range",
                                   "bad size"])
 def test_bad_input_is_one_line_and_non_zero(case, tmp_path, capsys):

@@ -40,10 +40,14 @@ def foot_cluster(s: str) -> tuple[str, ...]:
     return (f"{s}.Heel.Top", f"{s}.Heel.Bottom", f"{s}.Heel.Lateral", f"{s}.MT1", f"{s}.MT5")
 
 
-RUNNING_MARKERS = PELVIS + tuple(m for s in "RL" for m in thigh_cluster(s) + shank_cluster(s) + foot_cluster(s))
-# the static trial also needs the femoral epicondyles and the malleoli (joint centres)
+# Each cluster needs at least 3 of its markers in both trials. The running trial must also have the
+# foot markers that time the steps; the static trial the ASIS and PSIS (hip centres), the femoral
+# epicondyles and malleoli (knee and ankle centres) and the metatarsal heads (foot direction).
+FOOT_POINTS = tuple(f"{s}.{m}" for s in "RL" for m in ("Heel.Bottom", "MT1", "MT5"))
 JOINT_MARKERS = tuple(f"{s}.{m}" for s in "RL" for m in ("Knee", "Knee.Medial", "Ankle", "Ankle.Medial"))
-STATIC_MARKERS = RUNNING_MARKERS + JOINT_MARKERS
+RUNNING_MARKERS = FOOT_POINTS
+STATIC_MARKERS = ("R.ASIS", "L.ASIS", "R.PSIS", "L.PSIS") + JOINT_MARKERS + FOOT_POINTS
+CLUSTER_MIN_MARKERS = 3
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,18 @@ class RigidTrack:
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Carry static-trial points (N x 3) through the running trial: T x N x 3."""
         return np.einsum("tij,nj->tni", self.rotation, points) + self.translation[:, None, :]
+
+
+def usable_cluster(run: MarkerFile, static: MarkerFile, cluster: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """The cluster's markers present in both trials; a one-line error when fewer than 3 are."""
+    usable = tuple(m for m in cluster if run.has(m) and static.has(m))
+    if len(usable) < CLUSTER_MIN_MARKERS:
+        missing = [m for m in cluster if m not in usable]
+        in_run = [m for m in missing if not run.has(m)]
+        where, name = ("running trial", run.path.name) if in_run else ("static trial", static.path.name)
+        raise InputError(f"{name}: {where} lacks markers {', '.join(in_run or missing)} "
+                         f"(the {what} needs {CLUSTER_MIN_MARKERS} of {', '.join(cluster)})")
+    return usable
 
 
 def fit_cluster(run: MarkerFile, static: MarkerFile, cluster: tuple[str, ...]) -> RigidTrack:
@@ -299,12 +315,16 @@ def load_recording(markers: str | Path, static: str | Path, forces: str | Path |
         raise InputError(f"{run_f.path.name}: only {run_f.frames} samples; at least 1 s of running is needed")
     fy = read_forces(forces, run_f.frames) if forces is not None else None
     hr, hl = hip_centres(static_f)
+
+    def fit(cluster: tuple[str, ...], what: str) -> RigidTrack:
+        return fit_cluster(run_f, static_f, usable_cluster(run_f, static_f, cluster, what))
+
     rec = Recording(
         run=run_f, static=static_f, forces=fy, t_s=np.arange(run_f.frames) / MARKER_RATE_HZ,
-        pelvis=fit_cluster(run_f, static_f, PELVIS),
-        thigh={s: fit_cluster(run_f, static_f, thigh_cluster(s)) for s in "RL"},
-        shank={s: fit_cluster(run_f, static_f, shank_cluster(s)) for s in "RL"},
-        foot={s: fit_cluster(run_f, static_f, foot_cluster(s)) for s in "RL"},
+        pelvis=fit(PELVIS, "pelvis cluster"),
+        thigh={s: fit(thigh_cluster(s), f"{s} thigh cluster") for s in "RL"},
+        shank={s: fit(shank_cluster(s), f"{s} shank cluster") for s in "RL"},
+        foot={s: fit(foot_cluster(s), f"{s} foot cluster") for s in "RL"},
         hjc_static={"R": hr, "L": hl},
         kjc_static={s: joint_centre(static_f, s, "Knee") for s in "RL"},
         ajc_static={s: joint_centre(static_f, s, "Ankle") for s in "RL"},

@@ -33,8 +33,8 @@ CHEST_COUNTER_YAW = 1.0  # chest yaw deviation = -this x pelvis yaw deviation
 CHEST_KEEPS_OBLIQUITY = 0.3  # chest roll = this x pelvis obliquity (the trunk counters the rest)
 TRUNK_LEAN_DEG = 7.0  # forward lean of the chest
 ARM_ABDUCTION_DEG = 10.0
-ARM_SWING_GAIN = 0.8  # shoulder flexion per degree of the other thigh's flexion
-ARM_MEAN_DEG = -8.0  # mean shoulder flexion (arms a little behind the trunk)
+ARM_SWING_GAIN = 1.2  # shoulder flexion per degree of the other thigh's flexion
+ARM_MEAN_DEG = -12.0  # mean shoulder flexion (arms a little behind the trunk)
 ELBOW_MEAN_DEG = 90.0
 ELBOW_SWING_GAIN = 0.3
 
