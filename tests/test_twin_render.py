@@ -167,6 +167,21 @@ def test_short_render_goes_through_pose_analysis_and_validate(twin_ready, tmp_pa
         result = json.loads(r.stdout)
         assert result["truth_steps"] == len(doc["steps"])
         assert result["recall"] >= 0.75, result  # a 2 s clip: the analyzer's start-up may cost a step
+        # the truth names its true keypoints, so the per-frame pose-model report comes along
+        kp = result["keypoints"]
+        assert kp["matched_frames"] == 66 and kp["hip_width_px"] == pytest.approx(width, rel=0.01)
+        if track == true_kp:
+            assert kp["joints"]["left_hip"]["median_px"] == 0.0 and kp["obliquity_sd_deg"] == 0.0
+        else:
+            assert kp["joints"]["right_hip"]["median_hip_width"] < 0.6
+            assert abs(kp["obliquity_bias_deg"]) < 10 and kp["obliquity_sd_deg"] < 10
+
+    # the video straight through the model, with the same per-frame report in text
+    r = subprocess.run([str(BIN / "gait-station"), "validate", str(video), str(truth), "--model-path", str(model)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "recall" in r.stdout and "pose model vs true joints: 66 of 66 frames matched" in r.stdout
+    assert re.search(r"obliquity error .* bias [+-]\d+\.\d+ deg, SD \d+\.\d+ deg, stride-locked (\d+%|n/a)", r.stdout)
 
 
 @pytest.mark.slow
