@@ -204,3 +204,19 @@ def test_station_and_web_never_import_twin():
     pattern = re.compile(r"^\s*(from|import)\s+twin\b", re.MULTILINE)
     offenders = [str(p) for d in ("station", "web") for p in (ROOT / d).rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_a_sampling_phase_moves_the_truth_onto_the_video_clock(twin_ready):
+    """Frame k shows the recording at (k + phase) / fps; the truth's times move with it."""
+    from twin.render import RenderSettings, prepare, truth_document
+
+    run, static, _, forces = _files()
+    s = RenderSettings(fps=60.0, phase=0.5, seconds=4.0, width=160, height=288)
+    stage = prepare(Path(run), Path(static), Path(forces), s)
+    assert stage.frame_times_s[0] == pytest.approx(0.5 / 60) and np.allclose(np.diff(stage.frame_times_s), 1 / 60)
+    doc = truth_document(stage, s, {}, None)
+    shared = json.loads(require_shared(*MOCAP, "s01.truth.json").read_text())["steps"]
+    first = shared[0]
+    assert doc["camera"]["t0_recording_s"] == pytest.approx(0.5 / 60, abs=1e-6)
+    assert doc["steps"][0]["t_contact_s"] == pytest.approx(first["t_contact_s"] - 0.5 / 60, abs=1e-4)
+    assert doc["steps"][0]["drop_excursion_deg"] == first["drop_excursion_deg"]
