@@ -26,7 +26,7 @@ from twin.clothing import CLOTHING, clothing_colors
 from twin.errors import InputError
 from twin.mocap import Recording, clip_steps, load_recording, obliquity_deg, summarize_truth, truth_steps
 from twin.posing import Motion, pose_motion, skin
-from twin.scene import LIGHTING, Renderer, running_track, treadmill_room
+from twin.scene import LIGHTING, Prop, Renderer, running_track, treadmill_room
 from twin.video import H264Writer, add_sensor_noise, pi_camera_bitrate
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ class Stage:
     camera: Camera
     origin: np.ndarray  # world offset added to the lab coordinates (centres the runner)
     speed_mps: float  # overground speed added in track mode (0 on the treadmill)
-    props: object
-    floor_y: float
+    props: Prop
+    floor_y: float  # where the feet land (belt or track) and the shadow falls
     background: tuple[float, float, float]
     frame_times_s: np.ndarray  # recording times of the frames (t0 + k / fps)
 
@@ -155,14 +155,12 @@ def prepare(markers: Path, static: Path, forces: Path | None, s: RenderSettings)
                     width=s.width, height=s.height, hfov_deg=s.hfov_deg)
     belt_y = _sole_height(body, motion, normals, rec.t_s[-1])
     if s.scene == "treadmill":
-        props, floor_y = treadmill_room(belt_y, rng, console=s.view == "posterior")
+        props, _ = treadmill_room(belt_y, rng, console=s.view == "posterior")
         background = (0.6, 0.6, 0.6)
-        shadow_y = belt_y
     else:
-        props, floor_y = running_track(belt_y, rng)
+        props, _ = running_track(belt_y, rng)
         background = (0.62, 0.74, 0.9)
-        shadow_y = belt_y
-    return Stage(rec, body, motion, colors, palette, normals, camera, origin, speed, props, shadow_y, background,
+    return Stage(rec, body, motion, colors, palette, normals, camera, origin, speed, props, belt_y, background,
                  times)
 
 
@@ -243,13 +241,13 @@ def skeleton_obliquity_deg(stage: Stage, t_s: np.ndarray) -> np.ndarray:
     return obliquity_deg(p[:, SEGMENTS.index("thigh.R")], p[:, SEGMENTS.index("thigh.L")])
 
 
-def write_keypoints(path: Path, stage: Stage) -> None:
-    """The projected true joints as a pose track CSV (DESIGN.md), one row per video frame."""
+def write_keypoints(path: Path, stage: Stage, fps: float) -> None:
+    """The projected true joints as a pose track CSV (DESIGN.md), one row per video frame, video clock."""
     from station.keypoints import Pose, TrackWriter
 
     times = stage.frame_times_s
     xy, seen = true_keypoints(stage, times)
-    t_video = np.arange(len(times)) / (1.0 / (times[1] - times[0]))
+    t_video = np.arange(len(times)) / fps
     with TrackWriter(path) as w:
         for k in range(len(times)):
             w.write(Pose(round(float(t_video[k]), 6), np.round(xy[k], 2), seen[k].astype(float),
@@ -298,7 +296,7 @@ def render(markers: Path, static: Path, forces: Path | None, out: Path, truth: P
         tmp.unlink(missing_ok=True)
     truth.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     if keypoints is not None:
-        write_keypoints(keypoints, stage)
+        write_keypoints(keypoints, stage, s.fps)
     log.info("%s: %d frames, %.3f s per frame", out, len(stage.frame_times_s), spf)
     doc["seconds_per_frame"] = spf
     return doc
