@@ -171,8 +171,12 @@ def bench(markers: Path | None, static: Path | None, frames: int, size: tuple[in
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    import signal
+
     args = argv if argv is not None else sys.argv[1:]
     debug = "--debug" in args
+    # SIGTERM ends a render like Ctrl-C: the partial video is removed, nothing half-written is left
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         cli.main(args=args, prog_name="gait-twin", standalone_mode=False)
     except click.exceptions.Exit as exc:

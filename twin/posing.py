@@ -10,9 +10,10 @@ segment onto the subject's static trial, ``Q_s(t)`` a rotation and ``p_s(t)`` th
   chain: each thigh hangs from its hip centre, each shank from its knee, each foot from its ankle.
 * ``C_s`` maps the mesh's hip line onto the subject's (width), each thigh and shank's joint-to-joint
   axis onto the subject's (length), and everything else by the global scale (stature).
-* Trunk: the chest turns against the pelvis (transverse counter-rotation), keeps a third of its
-  obliquity and leans forward; the five spine bones share the turn progressively; the head stays level
-  and faces the running direction.
+* Trunk: the chest turns against the pelvis (transverse counter-rotation), keeps 30 % of its
+  obliquity and leans forward. The lowest spine bone (the rig's spine05, hip-centre height to about
+  9 cm above: the ilium and sacrum) moves with the pelvis; the four above share the turn
+  progressively. The head stays level and faces the running direction.
 * Arms hang from the chest and swing in the sagittal plane opposite the legs: each arm follows the
   other side's thigh angle; the elbows stay flexed about 90° and flex more on the forward swing.
 """
@@ -37,6 +38,11 @@ ARM_SWING_GAIN = 1.2  # shoulder flexion per degree of the other thigh's flexion
 ARM_MEAN_DEG = -12.0  # mean shoulder flexion (arms a little behind the trunk)
 ELBOW_MEAN_DEG = 90.0
 ELBOW_SWING_GAIN = 0.3
+# Pelvis width: the subject's ASIS distance against the mesh's, which the mesh has no landmark for; it
+# is taken as this share of the mesh's hip breadth (the body's width at hip-centre height), the ratio
+# of the ASIS to the greater-trochanter marker distance of subjects 1 and 2 (0.64 and 0.59).
+ASIS_PER_HIP_BREADTH = 0.62
+PELVIS_WIDTH_SCALE_RANGE = (0.8, 1.3)  # relative to the body's global scale
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -119,7 +125,7 @@ class Motion:
     align: np.ndarray  # S x 3 x 3, the constant C_s
     rest_joint: np.ndarray  # S x 3, h_s
     scale: float  # global body scale (stature)
-    pelvis_width_scale: float
+    pelvis_width_scale: float  # the pelvis's lateral scale relative to the global one
     stature_m: float
 
     def sample(self, t_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,17 +183,22 @@ def pose_motion(rec: Recording, body: Body, height_m: float | None = None) -> Mo
         k = s_index[seg]
         rot[:, k], joint[:, k], align[k], rest[k] = q, p, c, h
 
-    # pelvis: the hip line exact (width-scaled), forward from the world's forward in the static trial
+    # pelvis: its frame from the hip line and the world's forward in the static trial; the mesh's hip-joint
+    # midpoint onto the subject's, widened or narrowed to the subject's ASIS distance
     f_subj = _frame(hjc["R"] - hjc["L"], fwd, "zx")
     f_mesh = _frame(mesh_hip["R"] - mesh_hip["L"], fwd, "zx")
-    width_scale = float(np.linalg.norm(hjc["R"] - hjc["L"]) / np.linalg.norm(mesh_hip["R"] - mesh_hip["L"]))
-    c_pelvis = _align(f_subj, f_mesh, (g, g, width_scale))
+    asis = float(np.linalg.norm(st.mean("R.ASIS") - st.mean("L.ASIS")))
+    width_scale = float(np.clip(asis / (ASIS_PER_HIP_BREADTH * hip_breadth(body)) / g, *PELVIS_WIDTH_SCALE_RANGE))
+    c_pelvis = _align(f_subj, f_mesh, (g, g, g * width_scale))
     q_pelvis = _fill_gaps(rec.pelvis, "pelvis")
     mid_static = (hjc["R"] + hjc["L"]) / 2
     t_pelvis = _fill_points(rec.pelvis.translation)
     mid_mesh = (mesh_hip["R"] + mesh_hip["L"]) / 2
     put("pelvis", q_pelvis, q_pelvis @ mid_static + t_pelvis, c_pelvis, mid_mesh)
     hips = {s: q_pelvis @ hjc[s] + t_pelvis for s in "RL"}
+    # the thighs turn about the mesh points the pelvis carries onto the subject's hip centres (MakeHuman's
+    # hip joints sit wider than anatomical ones), so pelvis and thighs agree at the joint
+    mesh_hip = {s: mid_mesh + np.linalg.solve(c_pelvis, hjc[s] - mid_static) for s in "RL"}
 
     thigh_angle = {}
     for s in "RL":
@@ -224,7 +235,9 @@ def pose_motion(rec: Recording, body: Body, height_m: float | None = None) -> Mo
                                                  np.full(n_t, -TRUNK_LEAN_DEG)], axis=1), degrees=True)
     head_rot = Rotation.from_euler("YXZ", [heading, 0.0, -3.0], degrees=True)
     pel = Rotation.from_matrix(pelvis_world)
-    chain = [("spine05", 0.2), ("spine04", 0.4), ("spine03", 0.6), ("spine02", 0.8), ("spine01", 1.0)]
+    # spine05 spans the rig's pelvis joint (hip-centre height) to spine-4 about 9 cm above: the ilium and
+    # the sacrum, rigid with the pelvis. The lumbar and thoracic bones above share the counter-rotation.
+    chain = [("spine05", 0.0), ("spine04", 0.25), ("spine03", 0.5), ("spine02", 0.75), ("spine01", 1.0)]
     p_prev = None
     h_prev = None
     q_prev = None
@@ -267,6 +280,14 @@ def pose_motion(rec: Recording, body: Body, height_m: float | None = None) -> Mo
 
     return Motion(t_s=rec.t_s, rotation=rot, joint=joint, align=align, rest_joint=rest, scale=g,
                   pelvis_width_scale=width_scale, stature_m=g * body.stature_m)
+
+
+def hip_breadth(body: Body) -> float:
+    """The body's width at hip-centre height (the trunk and legs, not the hands hanging beside it)."""
+    hip_y = (body.joints["upperleg01.L"][1] + body.joints["upperleg01.R"][1]) / 2
+    arms = sum(body.weights[:, SEGMENTS.index(f"{p}.{s}")] for p in ("upperarm", "forearm") for s in "LR")
+    band = (np.abs(body.vertices[:, 1] - hip_y) < 0.03) & (arms < 0.01)
+    return float(np.ptp(body.vertices[band, 2]))
 
 
 def _horizontal(v: np.ndarray) -> np.ndarray:
