@@ -173,34 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     import signal
 
-    args = argv if argv is not None else sys.argv[1:]
-    debug = "--debug" in args
+    from station.cli import run_command
+
     # SIGTERM ends a render like Ctrl-C: the partial video is removed, nothing half-written is left
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        cli.main(args=args, prog_name="gait-twin", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        click.echo("gait-twin: interrupted", err=True)
-        return 130
-    except click.ClickException as exc:
-        click.echo(f"gait-twin: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except TwinError as exc:
-        if debug:
-            log.exception("error")
-        click.echo(f"gait-twin: {exc}", err=True)
-        return 1
-    except KeyboardInterrupt:
-        click.echo("gait-twin: interrupted", err=True)
-        return 130
-    except Exception as exc:  # a bug: one line, the traceback with --debug
-        if debug:
-            log.exception("unexpected error")
-        click.echo(f"gait-twin: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
-        return 2
-    return 0
+    return run_command(cli, "gait-twin", argv, expected=(TwinError,))
 
 
 if __name__ == "__main__":  # pragma: no cover

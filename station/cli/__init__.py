@@ -66,34 +66,44 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+def run_command(group: click.Group, prog_name: str, argv: list[str] | None,
+                expected: tuple[type[BaseException], ...] = (StationError,)) -> int:
+    """Run a click group the way every console script of the project does; returns the exit code.
+
+    An ``expected`` error (one the program raises on purpose) and every bad option become one line on
+    stderr and a non-zero exit (1); Ctrl-C is 130; a bug is one line with exit 2, the traceback only
+    with ``--debug``.
+    """
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
     try:
-        rv = cli.main(args=argv, prog_name="gait-station", standalone_mode=False)
+        rv = group.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:
-        click.echo("gait-station: interrupted", err=True)
+        click.echo(f"{prog_name}: interrupted", err=True)
         return 130
     except click.ClickException as exc:
-        click.echo(f"gait-station: {exc.format_message()}", err=True)
+        click.echo(f"{prog_name}: {exc.format_message()}", err=True)
         return exc.exit_code
-    except StationError as exc:
+    except expected as exc:
         if debug:
-            log.exception("station error")
-        click.echo(f"gait-station: {exc}", err=True)
+            log.exception("error")
+        click.echo(f"{prog_name}: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
-        click.echo("gait-station: interrupted", err=True)
+        click.echo(f"{prog_name}: interrupted", err=True)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: one line for the user, the traceback with --debug
         if debug:
             log.exception("unexpected error")
-        click.echo(f"gait-station: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
         return 2
     return rv if isinstance(rv, int) else 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    return run_command(cli, "gait-station", argv)
