@@ -139,7 +139,8 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    live_page_public: bool = True  # the live page without login (everything else needs it)
+    live_page_public: bool = True  # the live page without login, read-only (everything else needs it)
+    kiosk_start_stop: bool = False  # anyone on the network may start and stop sessions (a gym kiosk)
     host: str = "0.0.0.0"
     port: int = 8080
 

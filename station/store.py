@@ -158,6 +158,13 @@ def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
                " where extra is not null and json_valid(extra)")
 
 
+@migrations()
+def m003_web_logins(db: sqlite_utils.Database) -> None:
+    """Login sessions of the web page, kept on the server so that logout and a new password end them."""
+    db["web_logins"].create({"token_sha256": str, "created_at": str, "address": str}, pk="token_sha256",
+                            not_null={"created_at"})
+
+
 class Store:
     """One connection to the station database. Open one per thread (or per web request).
 
@@ -483,6 +490,34 @@ class Store:
     def meta_updated_at(self, key: str) -> str | None:
         row = self.db.execute("select updated_at from meta where key = ?", [key]).fetchone()
         return row[0] if row else None
+
+    def set_meta_once(self, key: str, value: Any) -> bool:
+        """Set ``key`` only if it has no value yet, atomically (one of any number of racing writers wins)."""
+        row = [key, json.dumps(value, default=_json_default), utcnow()]
+        cur = self._write(lambda: self.db.execute(
+            "insert into meta (key, value, updated_at) values (?, ?, ?) on conflict (key) do update set "
+            "value = excluded.value, updated_at = excluded.updated_at where meta.value is null or meta.value in "
+            "('null', '\"\"')", row))
+        return bool(cur.rowcount)
+
+    # -- web logins ----------------------------------------------------------------------------
+    def add_login(self, token_sha256: str, address: str | None = None) -> None:
+        row = {"token_sha256": token_sha256, "created_at": utcnow(), "address": address}
+        self._write(lambda: self.db["web_logins"].insert(row))
+
+    def login_valid(self, token_sha256: str, max_age_s: float) -> bool:
+        """A login that exists and is younger than ``max_age_s``."""
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age_s)).isoformat(timespec="milliseconds")
+        row = self.db.execute("select 1 from web_logins where token_sha256 = ? and created_at > ?",
+                              [token_sha256, since]).fetchone()
+        return row is not None
+
+    def end_login(self, token_sha256: str) -> None:
+        self._write(lambda: self.db.execute("delete from web_logins where token_sha256 = ?", [token_sha256]))
+
+    def end_logins(self) -> int:
+        """End every login session (a new password); returns how many there were."""
+        return int(self._write(lambda: self.db.execute("delete from web_logins").rowcount))
 
     def settings_overrides(self) -> dict[str, Any]:
         return self.get_meta("settings", {}) or {}
