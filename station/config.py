@@ -9,11 +9,17 @@ Strictly validated, units in names. Layers, later wins:
 
 An unknown key, a wrong type or an out-of-range value raises :class:`InputError`
 naming the key, e.g. ``config: cues.red_deg must be greater than cues.amber_deg``.
+These dataclasses are the one set of rules: the TOML file, the web settings page and
+the station's merge of saved overrides all build settings through :func:`from_dict`,
+so nothing that is saved can stop the station. No number may be infinite or NaN (TOML
+has ``inf`` and ``nan``); a runner's name follows :func:`check_runner_name`, the rule
+the store and the live page's start form use too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -32,9 +38,20 @@ BuzzerKind = Literal["active", "passive"]
 DEFAULT_CONFIG_PATH = Path("/etc/gait-station/config.toml")
 
 
+MAX_RUNNER_NAME_CHARS = 80
+
+
 def _check(cond: bool, key: str, message: str) -> None:
     if not cond:
         raise InputError(f"config: {key} {message}")
+
+
+def check_runner_name(name: str, what: str = "a runner's name") -> str:
+    """A runner's name as stored (stripped; may be empty); raises :class:`InputError` when it is too long."""
+    name = name.strip()
+    if len(name) > MAX_RUNNER_NAME_CHARS:
+        raise InputError(f"{what} must have at most {MAX_RUNNER_NAME_CHARS} characters")
+    return name
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,7 @@ class SessionSettings:
     def __post_init__(self) -> None:
         _check(self.appear_s >= 0, "session.appear_s", "must be ≥ 0")
         _check(self.absent_s > 0, "session.absent_s", "must be positive")
+        check_runner_name(self.default_runner, "config: session.default_runner")
 
 
 @dataclass(frozen=True)
@@ -201,6 +219,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float:
         _check(isinstance(value, int | float) and not isinstance(value, bool), key, f"must be a number (got {value!r})")
+        _check(math.isfinite(value), key, f"must be a finite number (got {value!r})")
         return float(value)
     if tp is str:
         _check(isinstance(value, str), key, f"must be text (got {value!r})")

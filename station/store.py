@@ -31,6 +31,7 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from station.config import check_runner_name
 from station.errors import InputError, StoreError
 from station.gait.steps import STEP_FIELDS, Step
 from station.gait.summary import Summary, summarize
@@ -224,11 +225,9 @@ class Store:
     # -- runners -------------------------------------------------------------------------------
     def runner_id(self, name: str | None, *, create: bool = True) -> int | None:
         """The id of the runner called ``name`` (created if new); None for no name."""
-        name = (name or "").strip()
+        name = check_runner_name(name or "")
         if not name:
             return None
-        if len(name) > 80:
-            raise InputError("runner name is longer than 80 characters")
         row = self.db.execute("select id from runners where name = ?", [name]).fetchone()
         if row:
             return int(row[0])
@@ -248,9 +247,9 @@ class Store:
         return next(self.db.query("select * from runners where id = ?", [runner_id]), None)
 
     def rename_runner(self, runner_id: int, name: str) -> None:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise InputError("a runner name needs 1 to 80 characters")
+        name = check_runner_name(name)
+        if not name:
+            raise InputError("a runner's name cannot be empty")
         if self.runner(runner_id) is None:
             raise InputError(f"no runner {runner_id}")
         other = self.runner_id(name, create=False)

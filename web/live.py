@@ -34,7 +34,7 @@ from flask import (
     url_for,
 )
 
-from station.config import Settings
+from station.config import Settings, check_runner_name
 from station.cues.policy import window_median_deg
 from station.errors import InputError
 from station.gait.steps import Step
@@ -214,9 +214,10 @@ def _station_online(store: Store) -> bool:
 def start() -> Any:
     store = get_store()
     data = request.get_json(silent=True) if request.is_json else request.form
-    runner = str((data or {}).get("runner", "")).strip()
-    if len(runner) > 80:
-        return _reply(False, "A runner name has at most 80 characters.", 400)
+    try:
+        runner = check_runner_name(str((data or {}).get("runner", "")))
+    except InputError as exc:
+        return _reply(False, str(exc).capitalize() + ".", 400)
     if not _station_online(store):
         return _reply(False, "The station is offline: it cannot start a session now.", 503)
     if store.running_session() is not None:
