@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from station.errors import InputError
+from station.files import read_text_capped
 from station.gait.analyzer import CAMERA_DISTANCE_RANGE_M, MAX_CAMERA_ROLL_DEG, AnalyzerSettings
 
 View = Literal["posterior", "anterior"]
@@ -36,6 +37,7 @@ CueMode = Literal["absolute", "baseline"]
 BuzzerKind = Literal["active", "passive"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/gait-station/config.toml")
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 MAX_RUNNER_NAME_CHARS = 80
@@ -258,9 +260,11 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     data: dict[str, Any] = {}
     if p.exists():
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text_capped(p, MAX_CONFIG_BYTES))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"config: {p}: {exc}") from None
+        except InputError as exc:
+            raise InputError(f"config: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"config: cannot read {p}: {exc}") from None
     elif explicit:

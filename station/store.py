@@ -220,7 +220,16 @@ class Store:
                 raise StoreError(f"database {self.path}: {exc}") from None
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return not self.integrity_problems()
+
+    def integrity_problems(self, limit: int = 10) -> list[str]:
+        """SQLite's integrity check: its complaints (empty when the file is sound); a file too damaged to
+        check gives the error that stopped the check."""
+        try:
+            rows = [r[0] for r in self.db.execute(f"PRAGMA integrity_check({int(limit)})")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
 
     # -- runners -------------------------------------------------------------------------------
     def runner_id(self, name: str | None, *, create: bool = True) -> int | None:

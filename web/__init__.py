@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,14 @@ def _register_errors(app: Flask) -> None:
     def station_error(exc: StationError) -> Any:
         log.warning("request failed: %s", exc)
         return respond(400 if not isinstance(exc, StoreError) else 503, "Cannot do that", str(exc))
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def database_error(exc: sqlite3.DatabaseError) -> Any:
+        log.error("database error on %s: %s", request.path, exc)
+        if isinstance(exc, sqlite3.OperationalError):
+            return respond(503, "Database busy", f"The database could not answer ({exc}); try again.")
+        return respond(503, "Database damaged", "The station's database is damaged: check it with "
+                                                "'gait-station db info' and restore a backup.")
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Any:

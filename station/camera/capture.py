@@ -77,6 +77,7 @@ class FrameGrabber(threading.Thread):
         self._stop_event = threading.Event()
         self.frames_read = 0
         self.frames_dropped = 0
+        self.frames_repeated_t = 0  # frames whose timestamp is not after the one before: skipped, counted
         self.decode_s = 0.0
         self._offset_s = 0.0
         self._last_t: float | None = None
@@ -194,6 +195,10 @@ class FrameGrabber(threading.Thread):
                     self._offset_s = self._last_t + max(gap, 1e-3) - frame.t_s
             t = frame.t_s + self._offset_s
             if self._last_t is not None and t <= self._last_t:
+                if not self.frames_repeated_t:
+                    log.warning("%s: a frame at %.6f s is not after the one before (%.6f s): skipped; frames "
+                                "like it are counted in the run's figures", source.name, t, self._last_t)
+                self.frames_repeated_t += 1
                 continue
             if self.speed is not None:  # pace by the source's own timestamps
                 if wall0 is None or t0 is None:

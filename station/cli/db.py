@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from station.config import default_db_path
-from station.errors import InputError
+from station.errors import InputError, StoreError
 
 
 @click.group()
@@ -23,26 +23,34 @@ def _db_option(f: Any) -> Any:
                         help="SQLite database (default: $GAIT_STATION_DB or the station's state directory).")(f)
 
 
-def _open_existing(db_path: str | None) -> Any:
+def _open_existing(db_path: str | None, *, migrate: bool = True) -> Any:
     from station.errors import MissingFileError
     from station.store import Store
 
     p = Path(db_path) if db_path else default_db_path()
     if not p.exists():
         raise MissingFileError(f"{p}: no such database")
-    return Store(p)
+    return Store(p, migrate=migrate)
+
+
+#: a session id: a positive SQLite integer (a larger number is a one-line usage error, not an OverflowError)
+SESSION_ID = click.IntRange(1, 2**63 - 1)
 
 
 @db.command("info")
 @_db_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Sessions listed.")
 def db_info(db_path: str | None, limit: int) -> None:
-    """The database's path, integrity, station status and latest sessions."""
-    with _open_existing(db_path) as store:
+    """The database's path, integrity, station status and latest sessions (exit 1 when damaged)."""
+    with _open_existing(db_path, migrate=False) as store:
+        problems = store.integrity_problems()
+        if problems:
+            click.echo(f"database {store.path}: integrity FAILED: {'; '.join(problems[:3])}")
+            raise StoreError(f"the database {store.path} is damaged (integrity check failed): restore a backup "
+                             "(README, Backups)")
         n = store.db.execute("select count(*) from sessions").fetchone()[0]
         steps = store.db.execute("select count(*) from steps").fetchone()[0]
-        click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity "
-                   f"{'ok' if store.integrity_ok() else 'FAILED'}")
+        click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity ok")
         status = store.status()
         if status:
             click.echo(f"station: {status.get('state')} (updated {status.get('updated_at')})")
@@ -52,7 +60,7 @@ def db_info(db_path: str | None, limit: int) -> None:
 
 
 @db.command("export")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
@@ -72,7 +80,7 @@ def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
 
 
 @db.command("track")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
 @_db_option
 def db_track(session_id: int, out: str, db_path: str | None) -> None:

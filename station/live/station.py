@@ -213,6 +213,7 @@ class Station:
     def _shut_down(self, grabber: FrameGrabber, start: float, fatal: BaseException | None) -> None:
         grabber.stop()
         self.report.dropped = grabber.frames_dropped
+        self.report.repeated_t = grabber.frames_repeated_t
         self.report.decode_s = grabber.decode_s
         reason = self.report.exit_reason or (f"error: {fatal}" if fatal else "stopped")
         if self.session is not None:
