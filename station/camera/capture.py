@@ -82,6 +82,14 @@ class FrameGrabber(threading.Thread):
         self._offset_s = 0.0
         self._last_t: float | None = None
         self._pumped = 0
+        #: monotonic time the capture thread entered the source (a read or an open) and has not come back; None
+        #: outside it. A driver that hangs keeps this set (see :meth:`stuck_s`).
+        self.in_source_since: float | None = None
+
+    def stuck_s(self, now: float) -> float:
+        """How long the capture thread has been inside the source without coming back (0 when it is not)."""
+        since = self.in_source_since
+        return 0.0 if since is None else max(now - since, 0.0)
 
     # -- consumer side -----------------------------------------------------------------------
     def get(self, timeout_s: float) -> Frame | CaptureEvent | None:
@@ -134,6 +142,7 @@ class FrameGrabber(threading.Thread):
             source = self._source
             if source is None:
                 try:
+                    self.in_source_since = time.monotonic()
                     source = self._open()
                 except Exception as exc:  # a camera still unplugged: keep trying
                     log.info("camera: reopening failed (%s); next try in %.1f s", exc, delay_s)
@@ -141,6 +150,8 @@ class FrameGrabber(threading.Thread):
                         return
                     delay_s = min(delay_s * 2, self.retry_max_s)
                     continue
+                finally:
+                    self.in_source_since = None
                 self._source = source
             ended: BaseException | None = None
             self._pumped = 0
@@ -179,10 +190,13 @@ class FrameGrabber(threading.Thread):
         it = iter(source)
         while not self._stop_event.is_set():
             tick = time.perf_counter()
+            self.in_source_since = time.monotonic()
             try:
                 frame = next(it)
             except StopIteration:
                 return None
+            finally:
+                self.in_source_since = None
             self.decode_s += time.perf_counter() - tick
             if first:
                 first = False

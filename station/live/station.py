@@ -49,6 +49,7 @@ from station.keypoints import Pose
 from station.live.report import RunReport, peak_rss_mb
 from station.live.session import AutoStart, LiveSession, SettingsFeed
 from station.live.status import SideStatus, StationStatus
+from station.live.watchdog import Watchdog
 from station.pose.stream import FramePoser
 from station.store import SESSION_COMPLETED, Store
 
@@ -75,6 +76,7 @@ class RunOptions:
     retry_first_s: float = 0.5
     retry_max_s: float = 10.0
     stall_s: float = STALL_S
+    source_hang_s: float = 30.0  # the capture thread inside the source this long: withhold the watchdog's ping
 
 
 class Every:
@@ -129,6 +131,7 @@ class Station:
         self._state, self._message = "starting", ""
         self._source_fps: float | None = None
         self._live = False
+        self._watchdog = Watchdog()
         board.when_pressed = self._pressed
 
     # -- the loop ------------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class Station:
                                lost_since=time.monotonic() if open_error is not None else None)
         self.board.set_led(Led.READY)
         self._state = "idle"
+        self._watchdog.ready(f"watching {self.options.source_name}")
         if open_error is not None:
             self._camera_event(CaptureEvent("lost", f"cannot open the camera: {open_error}", time.monotonic()))
         fatal: BaseException | None = None
@@ -199,6 +203,9 @@ class Station:
             self._poll(now)
             self._write_status(now)
             self._write_preview(now)
+            stuck_s = grabber.stuck_s(now)
+            self._watchdog.alive(now, healthy=stuck_s < self.options.source_hang_s,
+                                 why=f"the source has not returned for {stuck_s:.0f} s (a hung driver?)")
         self.report.exit_reason = self.report.exit_reason or "stopped"
 
     def _fault(self, exc: BaseException) -> None:
@@ -211,6 +218,7 @@ class Station:
             log.error("%s; closing down", exc)
 
     def _shut_down(self, grabber: FrameGrabber, start: float, fatal: BaseException | None) -> None:
+        self._watchdog.stopping()
         grabber.stop()
         self.report.dropped = grabber.frames_dropped
         self.report.repeated_t = grabber.frames_repeated_t
