@@ -169,6 +169,21 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """The disk budget of raw poses (steps, cues and summaries are always kept)."""
+
+    poses_max_disk_pct: float = 50.0  # raw poses use at most this share of the database's filesystem
+    poses_max_days: float | None = None  # ... and are kept at most this many days (None: no age limit)
+    min_free_mb: float = 1024.0  # below this much free space raw poses go first, oldest first
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.poses_max_disk_pct <= 90.0, "storage.poses_max_disk_pct", "must be between 1 and 90")
+        if self.poses_max_days is not None:
+            _check(self.poses_max_days > 0, "storage.poses_max_days", "must be positive (or absent: no age limit)")
+        _check(0.0 <= self.min_free_mb <= 1e6, "storage.min_free_mb", "must be between 0 and 1000000")
+
+
+@dataclass(frozen=True)
 class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -176,6 +191,7 @@ class Settings:
     pins: PinSettings = field(default_factory=PinSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -288,6 +304,7 @@ TAKES_EFFECT: dict[str, str] = {
     "pins": AT_RESTART,
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
+    "storage": AT_ONCE,  # the station checks the disk budget every minute
 }
 
 

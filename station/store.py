@@ -20,10 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from station.config import check_runner_name
+from station.config import StorageSettings, check_runner_name
 from station.errors import InputError, StoreError
 from station.gait.steps import STEP_FIELDS, Step
 from station.gait.summary import Summary, summarize
@@ -45,6 +46,10 @@ migrations = Migrations("gait-station")
 SESSION_RUNNING = "running"
 SESSION_COMPLETED = "completed"
 SESSION_INTERRUPTED = "interrupted"
+
+#: raw poses from m004 on: the stream time (float64) and x, y, score of the 17 keypoints (float32)
+POSE_DTYPE = np.dtype([("t", "<f8"), ("kp", "<f4", (NUM_KEYPOINTS * 3,))])
+POSE_ENCODING = "t:f8,kp:f4x51"
 
 #: the steps table's own columns: the fields of :class:`Step`, in its order (anything else a step row
 #: carries goes to ``extra``, JSON)
@@ -164,6 +169,18 @@ def m003_web_logins(db: sqlite_utils.Database) -> None:
     """Login sessions of the web page, kept on the server so that logout and a new password end them."""
     db["web_logins"].create({"token_sha256": str, "created_at": str, "address": str}, pk="token_sha256",
                             not_null={"created_at"})
+
+
+@migrations()
+def m004_float32_poses_and_budget(db: sqlite_utils.Database) -> None:
+    """Raw poses as float32 from now on (``pose_chunks.encoding``; a chunk without one is the float64 block
+    it always was, still read), each session's raw-pose bytes counted (for the disk budget) and the reason
+    they were removed, if they were."""
+    db["pose_chunks"].add_column("encoding", str)
+    db["sessions"].add_column("pose_bytes", int, not_null_default=0)
+    db["sessions"].add_column("poses_removed", str)  # why the raw poses are gone (disk budget, low disk)
+    db.execute("update sessions set pose_bytes = (select coalesce(sum(length(data)), 0) from pose_chunks c "
+               "where c.session_id = sessions.id)")
 
 
 class Store:
@@ -446,27 +463,69 @@ class Store:
 
     # -- raw poses -----------------------------------------------------------------------------
     def add_poses(self, session_id: int, t_s: Sequence[float], xy: np.ndarray, score: np.ndarray) -> None:
-        """Append a chunk of raw poses (N frames) to the session's pose track."""
+        """Append a chunk of raw poses (N frames) to the session's pose track: times as float64 (exact to the
+        microsecond over days), keypoints as float32 (0.001 px at 4K): 212 bytes a frame."""
         n = len(t_s)
         if n == 0:
             return
-        block = np.empty((n, 1 + NUM_KEYPOINTS * 3), dtype="<f8")
-        block[:, 0] = t_s
-        kp = np.concatenate([np.asarray(xy, "<f8").reshape(n, NUM_KEYPOINTS, 2),
-                             np.asarray(score, "<f8").reshape(n, NUM_KEYPOINTS, 1)], axis=2)
-        block[:, 1:] = kp.reshape(n, -1)
-        row = {"session_id": session_id, "t0_s": float(t_s[0]), "frames": n, "data": block.tobytes()}
-        self._write(lambda: self.db["pose_chunks"].insert(row))
+        block = np.empty(n, dtype=POSE_DTYPE)
+        block["t"] = t_s
+        block["kp"] = np.concatenate([np.asarray(xy, "<f8").reshape(n, NUM_KEYPOINTS, 2),
+                                      np.asarray(score, "<f8").reshape(n, NUM_KEYPOINTS, 1)], axis=2).reshape(n, -1)
+        data = block.tobytes()
+        row = {"session_id": session_id, "t0_s": float(t_s[0]), "frames": n, "data": data, "encoding": POSE_ENCODING}
+
+        def insert() -> None:
+            self.db["pose_chunks"].insert(row)
+            self.db.execute("update sessions set pose_bytes = pose_bytes + ? where id = ?", [len(data), session_id])
+
+        self._write(insert)
 
     def pose_track(self, session_id: int) -> PoseTrack:
-        blocks = [np.frombuffer(r[0], dtype="<f8").reshape(-1, 1 + NUM_KEYPOINTS * 3)
-                  for r in self.db.execute("select data from pose_chunks where session_id = ? order by t0_s, id",
-                                           [session_id])]
-        if not blocks:
+        """A session's raw pose track, whichever encoding each chunk was written in."""
+        t, kp = [], []
+        for data, encoding in self.db.execute("select data, encoding from pose_chunks where session_id = ? "
+                                              "order by t0_s, id", [session_id]):
+            if encoding == POSE_ENCODING:
+                block = np.frombuffer(data, dtype=POSE_DTYPE)
+                t.append(block["t"])
+                kp.append(block["kp"].astype(np.float64))
+            else:  # written before m004: one float64 block, t_s then x, y, score of each keypoint
+                block = np.frombuffer(data, dtype="<f8").reshape(-1, 1 + NUM_KEYPOINTS * 3)
+                t.append(block[:, 0])
+                kp.append(block[:, 1:])
+        if not t:
             return PoseTrack.from_poses([])
-        data = np.concatenate(blocks)
-        kp = data[:, 1:].reshape(-1, NUM_KEYPOINTS, 3)
-        return PoseTrack(data[:, 0].copy(), kp[:, :, :2].copy(), kp[:, :, 2].copy())
+        points = np.concatenate(kp).reshape(-1, NUM_KEYPOINTS, 3)
+        return PoseTrack(np.concatenate(t).astype(np.float64), points[:, :, :2].copy(), points[:, :, 2].copy())
+
+    # -- retention: the disk budget of raw poses -------------------------------------------------------
+    def pose_bytes(self) -> int:
+        """Bytes of raw poses kept, all sessions together."""
+        return int(self.db.execute("select coalesce(sum(pose_bytes), 0) from sessions").fetchone()[0])
+
+    def free_page_bytes(self) -> int:
+        """Bytes of free pages inside the database file (deleted rows): new rows reuse them before it grows."""
+        pages = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages) * int(self.db.execute("PRAGMA page_size").fetchone()[0])
+
+    def remove_poses(self, session_id: int, reason: str) -> int:
+        """Delete a session's raw poses (its steps, cues and summary stay); returns the bytes freed."""
+
+        def remove() -> int:
+            freed = self.db.execute("select pose_bytes from sessions where id = ?", [session_id]).fetchone()
+            self.db.execute("delete from pose_chunks where session_id = ?", [session_id])
+            self.db.execute("update sessions set pose_bytes = 0, poses_removed = ? where id = ?", [reason, session_id])
+            return int(freed[0] or 0) if freed else 0
+
+        freed = int(self._write(remove))
+        log.warning("session %d: raw poses removed (%s), %.1f MB", session_id, reason, freed / 1e6)
+        return freed
+
+    def sessions_with_poses(self, *, exclude: int | None = None) -> list[dict[str, Any]]:
+        """Sessions that still keep raw poses, oldest first (id, started_at, pose_bytes)."""
+        return list(self.db.query("select id, started_at, pose_bytes from sessions where pose_bytes > 0 and id != ? "
+                                  "order by started_at, id", [exclude if exclude is not None else -1]))
 
     # -- commands (web -> station) -------------------------------------------------------------
     def request(self, kind: str, payload: dict[str, Any] | None = None) -> int:
@@ -589,3 +648,59 @@ def decode_step(row: dict[str, Any]) -> dict[str, Any]:
         except (json.JSONDecodeError, AttributeError):
             pass
     return row
+
+
+@dataclass(frozen=True)
+class PoseBudget:
+    """The disk budget's state after a check: what the station logs, ``db info`` prints and the web shows."""
+
+    pose_bytes: int  # raw poses kept, all sessions
+    budget_bytes: int  # poses_max_disk_pct of the filesystem
+    disk_total_bytes: int
+    available_bytes: int  # free on the filesystem + free pages inside the database file
+    min_free_bytes: int
+    low_disk: bool  # still below min_free after removing every older session's raw poses
+    removed: list[int] = field(default_factory=list)  # sessions whose raw poses this check removed
+    checked_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DiskUsage = Callable[[str], Any]  # shutil.disk_usage's shape: .total, .used, .free in bytes
+
+
+def enforce_pose_budget(store: Store, settings: StorageSettings, *, running: int | None = None,
+                        disk_usage: DiskUsage | None = None, now: dt.datetime | None = None) -> PoseBudget:
+    """Keep raw poses within ``settings``: older than ``poses_max_days``, beyond ``poses_max_disk_pct`` of the
+    disk, or while less than ``min_free_mb`` is available, the oldest sessions' raw poses are removed first
+    (never the ``running`` session's, never a step). The state is saved as meta ``storage`` and returned."""
+    usage = (disk_usage or shutil.disk_usage)(str(Path(store.path).resolve().parent))
+    now = now or dt.datetime.now(dt.UTC)
+    budget = int(usage.total * settings.poses_max_disk_pct / 100.0)
+    min_free = int(settings.min_free_mb * 1e6)
+    removed: list[int] = []
+    candidates = store.sessions_with_poses(exclude=running)
+    if settings.poses_max_days is not None:
+        cutoff = (now - dt.timedelta(days=settings.poses_max_days)).isoformat(timespec="milliseconds")
+        for s in [s for s in candidates if s["started_at"] < cutoff]:
+            store.remove_poses(s["id"], f"disk budget: older than {settings.poses_max_days:g} days")
+            removed.append(s["id"])
+    candidates = [s for s in candidates if s["id"] not in removed]
+    while candidates and store.pose_bytes() > budget:
+        s = candidates.pop(0)
+        store.remove_poses(s["id"], f"disk budget: raw poses over {settings.poses_max_disk_pct:g} % of the disk")
+        removed.append(s["id"])
+
+    def available() -> int:
+        return int(usage.free) + store.free_page_bytes()
+
+    while candidates and available() < min_free:
+        s = candidates.pop(0)
+        store.remove_poses(s["id"], f"low disk: less than {settings.min_free_mb:g} MB free")
+        removed.append(s["id"])
+    state = PoseBudget(pose_bytes=store.pose_bytes(), budget_bytes=budget, disk_total_bytes=int(usage.total),
+                       available_bytes=available(), min_free_bytes=min_free, low_disk=available() < min_free,
+                       removed=removed, checked_at=utcnow())
+    store.set_meta("storage", state.to_dict())
+    return state
