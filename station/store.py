@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -247,6 +248,52 @@ class Store:
         except sqlite3.DatabaseError as exc:
             return [str(exc)]
         return [] if rows == ["ok"] else rows
+
+    # -- backup --------------------------------------------------------------------------------
+    def backup_to(self, target: str | Path) -> None:
+        """Copy the database to ``target`` (a new file) with SQLite's online backup API, in one step: one
+        read transaction, so the copy is a consistent snapshot while the station goes on writing (WAL).
+        The copy is written under a temporary name, checked, synced and then renamed."""
+        target = Path(target)
+        part = target.with_name(target.name + ".part")
+        try:
+            dst = sqlite3.connect(part)
+            try:
+                with self._lock:
+                    self.db.conn.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+                problems = [r[0] for r in dst.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise StoreError(f"backup {target}: the copy failed its check: {problems[0]}")
+            finally:
+                dst.close()
+            with part.open("rb+") as f:
+                os.fsync(f.fileno())
+            part.replace(target)
+        except OSError as exc:
+            raise StoreError(f"backup {target}: {exc.strerror or exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"backup {target}: {exc}") from None
+        finally:
+            part.unlink(missing_ok=True)
+
+    def restore_from(self, backup: str | Path) -> None:
+        """Replace this database's content with ``backup``'s (checked first), through the backup API."""
+        backup = Path(backup)
+        try:
+            src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+            try:
+                problems = [r[0] for r in src.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise StoreError(f"{backup}: not a sound database ({problems[0]})")
+                with self._lock:
+                    src.backup(self.db.conn)
+            finally:
+                src.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{backup}: not a sound database ({exc})") from None
+        migrations.apply(self.db)  # a backup from an older version gets today's schema
+        self.end_logins()  # logins saved in the backup do not come back with it
 
     # -- runners -------------------------------------------------------------------------------
     def runner_id(self, name: str | None, *, create: bool = True) -> int | None:

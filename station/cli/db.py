@@ -92,3 +92,45 @@ def db_track(session_id: int, out: str, db_path: str | None) -> None:
             raise InputError(f"no session {session_id}")
         n = write_track_csv(out, iter(store.pose_track(session_id)))
     click.echo(f"{out}: {n} frames", err=True)
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@_db_option
+def db_backup(path: Path, db_path: str | None) -> None:
+    """Copy the database to PATH (a new file, or a folder such as a USB stick: gait-DATE.db in it).
+
+    SQLite's online backup: safe while the station runs and writes.
+    """
+    import datetime as dt
+
+    if path.is_dir():
+        path = path / f"gait-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
+    if path.exists():
+        raise InputError(f"{path} exists: choose a new name (a backup never overwrites a file)")
+    with _open_existing(db_path, migrate=False) as store:
+        store.backup_to(path)
+        sessions = store.db.execute("select count(*) from sessions").fetchone()[0]
+    click.echo(f"backup {path}: {sessions} sessions, {path.stat().st_size / 1e6:.1f} MB, checked", err=True)
+
+
+@db.command("restore")
+@click.argument("backup", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_db_option
+def db_restore(backup: Path, db_path: str | None) -> None:
+    """Replace the database with BACKUP (checked first). Stop the station and the web page first."""
+    import datetime as dt
+
+    from station.store import Store
+
+    target = Path(db_path) if db_path else default_db_path()
+    with Store(target) as store:
+        status = store.station_status()
+        if status is not None and status.state != "stopped" and status.updated_at:
+            age_s = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(status.updated_at)).total_seconds()
+            if age_s < 10.0:
+                raise StoreError("the station is running on this database: stop the station first "
+                                 "(sudo systemctl stop gait-station gait-web)")
+        store.restore_from(backup)
+        sessions = store.db.execute("select count(*) from sessions").fetchone()[0]
+    click.echo(f"restored {target} from {backup}: {sessions} sessions", err=True)
