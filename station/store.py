@@ -33,6 +33,7 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from station.clock import BACKWARDS, CORRECTED, UNSYNCHRONISED, ClockReading
 from station.config import StorageSettings, check_runner_name
 from station.errors import InputError, StoreError
 from station.gait.steps import STEP_FIELDS, Step
@@ -182,6 +183,15 @@ def m004_float32_poses_and_budget(db: sqlite_utils.Database) -> None:
     db["sessions"].add_column("poses_removed", str)  # why the raw poses are gone (disk budget, low disk)
     db.execute("update sessions set pose_bytes = (select coalesce(sum(length(data)), 0) from pose_chunks c "
                "where c.session_id = sessions.id)")
+
+
+@migrations()
+def m005_session_clock(db: sqlite_utils.Database) -> None:
+    """Whether a session's dates can be trusted (:mod:`station.clock`): the clock's state at its start, the
+    boot it ran in and its start on the boot clock, so its dates can be corrected once the time is known."""
+    db["sessions"].add_column("clock", str)
+    db["sessions"].add_column("boot_id", str)
+    db["sessions"].add_column("boot_s", float)
 
 
 class Store:
@@ -355,11 +365,17 @@ class Store:
         camera_roll_deg: float | None = None,
         settings: dict[str, Any] | None = None,
         trigger: str = "cli",
+        clock: ClockReading | None = None,
     ) -> int:
+        """A new running session. With a ``clock`` reading, its date is the reading's and the session is marked
+        with the clock's state (``station.clock``), to be corrected by :meth:`correct_dates` if need be."""
         runner_id = self.runner_id(runner)
+        clock_facts = {} if clock is None else {
+            "clock": clock.state(self.latest_wall_time()), "boot_id": clock.boot_id, "boot_s": clock.boot_s}
         row = {
+            **clock_facts,
             "runner_id": runner_id,
-            "started_at": utcnow(),
+            "started_at": utcnow() if clock is None else clock.wall.isoformat(timespec="milliseconds"),
             "status": SESSION_RUNNING,
             "trigger": trigger,
             "source": source,
@@ -392,6 +408,31 @@ class Store:
             update["duration_s"] = duration_s
         self._write(lambda: self.db["sessions"].update(session_id, update))
         log.info("session %d %s", session_id, status)
+
+    def latest_wall_time(self) -> str | None:
+        """The latest date the database holds (a session's start or end): a clock earlier than this went back."""
+        row = self.db.execute("select max(max(started_at), coalesce(max(ended_at), '')) from sessions").fetchone()
+        return row[0] or None
+
+    def correct_dates(self, now: ClockReading) -> list[int]:
+        """Once the clock is synchronised: sessions of this boot marked unsynchronised or backwards get their
+        dates from the boot clock (start = now - boot time since its start; end shifted the same). Returns ids."""
+        if not now.synchronised:
+            return []
+        rows = self.db.execute("select id, started_at, ended_at, boot_s, clock from sessions where boot_id = ? and "
+                               "clock in (?, ?)", [now.boot_id, UNSYNCHRONISED, BACKWARDS]).fetchall()
+        fixed = []
+        for sid, started, ended, boot_s, was in rows:
+            start = now.wall - dt.timedelta(seconds=now.boot_s - boot_s)
+            shift = start - dt.datetime.fromisoformat(started)
+            update = {"started_at": start.isoformat(timespec="milliseconds"), "clock": f"{CORRECTED} (was {was})"}
+            if ended:
+                update["ended_at"] = (dt.datetime.fromisoformat(ended) + shift).isoformat(timespec="milliseconds")
+            self._write(lambda sid=sid, update=update: self.db["sessions"].update(sid, update))
+            log.warning("session %d: dates corrected by %.0f s now that the clock is synchronised (was %s)", sid,
+                        shift.total_seconds(), was)
+            fixed.append(int(sid))
+        return fixed
 
     def mark_interrupted(self) -> list[int]:
         """Close sessions left running by a crash or power cut; returns their ids."""

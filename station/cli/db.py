@@ -56,7 +56,14 @@ def db_info(db_path: str | None, limit: int) -> None:
             click.echo(f"station: {status.get('state')} (updated {status.get('updated_at')})")
         for s in store.sessions(limit=limit):
             click.echo(f"  {s['id']:>5}  {s['started_at'][:19]}  {s['status']:<11} {s.get('trigger') or '':<7} "
-                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}")
+                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}"
+                       + (f"  (date uncertain: clock {s['clock']})" if s.get("clock") in ("unsynchronised", "backwards")
+                          else ""))
+        storage = store.get_meta("storage")
+        if storage:
+            click.echo(f"raw poses: {storage['pose_bytes'] / 1e6:.0f} MB of {storage['budget_bytes'] / 1e6:.0f} MB "
+                       f"allowed, {storage['available_bytes'] / 1e9:.1f} GB available"
+                       + (" (disk low: raw poses no longer kept)" if storage.get("low_disk") else ""))
 
 
 @db.command("export")

@@ -38,6 +38,7 @@ import numpy as np
 
 from station.camera.base import Frame, FrameSource
 from station.camera.capture import STALL_S, CaptureEvent, FrameGrabber, StallWatch
+from station.clock import ClockReading, read_clock
 from station.config import Settings, analyzer_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import SourceError, StationError, StoreError
@@ -79,6 +80,8 @@ class RunOptions:
     source_hang_s: float = 30.0  # the capture thread inside the source this long: withhold the watchdog's ping
     storage_check_s: float = 60.0  # how often the disk budget of raw poses is checked
     disk_usage: Callable[[str], Any] | None = None  # shutil.disk_usage unless given (tests)
+    clock: Callable[[], ClockReading] | None = None  # station.clock.read_clock unless given (tests)
+    clock_check_s: float = 30.0  # how often unsynchronised sessions look for a synchronised clock
 
 
 class Every:
@@ -127,6 +130,8 @@ class Station:
         self._poll_due = Every(self.options.command_poll_s)
         self._preview_due = Every(self.options.preview_period_s)
         self._storage_due = Every(self.options.storage_check_s)
+        self._clock_due = Every(self.options.clock_check_s)
+        self._clock = self.options.clock or read_clock
         self._button: collections.deque[float] = collections.deque()
         self._last_frame: Frame | None = None
         self._recent_poses: collections.deque[Pose] = collections.deque(maxlen=RECENT_POSES)
@@ -207,6 +212,8 @@ class Station:
             self._write_status(now)
             self._write_preview(now)
             self._check_storage(now)
+            if self._clock_due.due(now):
+                self.store.correct_dates(self._clock())
             stuck_s = grabber.stuck_s(now)
             self._watchdog.alive(now, healthy=stuck_s < self.options.source_hang_s,
                                  why=f"the source has not returned for {stuck_s:.0f} s (a hung driver?)")
@@ -323,7 +330,7 @@ class Station:
         sid = self.store.start_session(
             runner=runner, source=self.options.source_name, model=self.options.model_name or "from source",
             fps=self._source_fps, view=settings.camera.view, camera_roll_deg=settings.camera.camera_roll_deg,
-            settings=settings.to_dict(), trigger=trigger,
+            settings=settings.to_dict(), trigger=trigger, clock=self._clock(),
         )
         self.session = LiveSession(id=sid, trigger=trigger, runner=runner, t0_s=t0,
                                    analyzer=self._new_analyzer(settings),
