@@ -10,19 +10,19 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import http.client
-import os
+import importlib.util
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from station.store import Store
+from tests.conftest import ROOT
 from tests.web.conftest import PASSWORD
 from web.auth import PASSWORD_KEY
 
@@ -30,38 +30,20 @@ HOST = "127.0.0.1"
 _TOKEN_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def _bench() -> Any:
+    """scripts/bench_kiosk.py, whose ``server()`` starts ``gait-station serve`` for the figures and for these tests."""
+    spec = importlib.util.spec_from_file_location("bench_kiosk", ROOT / "scripts" / "bench_kiosk.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextlib.contextmanager
 def serving(db: Path, tmp_path: Path) -> Iterator[int]:
     """``gait-station serve`` on a free loopback port; yields the port."""
-    port = _free_port()
-    env = {**os.environ, "GAIT_STATION_CONFIG": str(tmp_path / "none.toml")}
-    (tmp_path / "none.toml").write_text("")
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "station.cli", "serve", "--db", str(db), "--host", HOST,
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            with contextlib.suppress(OSError):
-                socket.create_connection((HOST, port), timeout=1).close()
-                break
-            assert time.monotonic() < deadline, "serve did not listen within 30 s"
-            time.sleep(0.1)
+    with _bench().server(db) as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 class Browser:
