@@ -190,6 +190,15 @@ if [ ! -e "$CONFIG_DIR/config.toml" ]; then
 # red = 22
 # buzzer = 18
 # button = 23
+
+[web]
+# live_page_public = true   # the live page without login, read-only
+# kiosk_start_stop = false  # true: anyone on the Wi-Fi may start and stop sessions (a gym kiosk)
+
+[storage]                   # the disk budget of raw poses; steps and summaries are always kept
+# poses_max_disk_pct = 50.0
+# poses_max_days = 90.0     # unset: no age limit
+# min_free_mb = 1024.0
 TOML
     chmod 0644 "$CONFIG_DIR/config.toml"
 fi

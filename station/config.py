@@ -9,11 +9,17 @@ Strictly validated, units in names. Layers, later wins:
 
 An unknown key, a wrong type or an out-of-range value raises :class:`InputError`
 naming the key, e.g. ``config: cues.red_deg must be greater than cues.amber_deg``.
+These dataclasses are the one set of rules: the TOML file, the web settings page and
+the station's merge of saved overrides all build settings through :func:`from_dict`,
+so nothing that is saved can stop the station. No number may be infinite or NaN (TOML
+has ``inf`` and ``nan``); a runner's name follows :func:`check_runner_name`, the rule
+the store and the live page's start form use too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from station.errors import InputError
+from station.files import read_text_capped
 from station.gait.analyzer import CAMERA_DISTANCE_RANGE_M, MAX_CAMERA_ROLL_DEG, AnalyzerSettings
 
 View = Literal["posterior", "anterior"]
@@ -30,11 +37,23 @@ CueMode = Literal["absolute", "baseline"]
 BuzzerKind = Literal["active", "passive"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/gait-station/config.toml")
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+MAX_RUNNER_NAME_CHARS = 80
 
 
 def _check(cond: bool, key: str, message: str) -> None:
     if not cond:
         raise InputError(f"config: {key} {message}")
+
+
+def check_runner_name(name: str, what: str = "a runner's name") -> str:
+    """A runner's name as stored (stripped; may be empty); raises :class:`InputError` when it is too long."""
+    name = name.strip()
+    if len(name) > MAX_RUNNER_NAME_CHARS:
+        raise InputError(f"{what} must have at most {MAX_RUNNER_NAME_CHARS} characters")
+    return name
 
 
 @dataclass(frozen=True)
@@ -135,16 +154,33 @@ class SessionSettings:
     def __post_init__(self) -> None:
         _check(self.appear_s >= 0, "session.appear_s", "must be ≥ 0")
         _check(self.absent_s > 0, "session.absent_s", "must be positive")
+        check_runner_name(self.default_runner, "config: session.default_runner")
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    live_page_public: bool = True  # the live page without login (everything else needs it)
+    live_page_public: bool = True  # the live page without login, read-only (everything else needs it)
+    kiosk_start_stop: bool = False  # anyone on the network may start and stop sessions (a gym kiosk)
     host: str = "0.0.0.0"
     port: int = 8080
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "web.port", "must be between 1 and 65535")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """The disk budget of raw poses (steps, cues and summaries are always kept)."""
+
+    poses_max_disk_pct: float = 50.0  # raw poses use at most this share of the database's filesystem
+    poses_max_days: float | None = None  # ... and are kept at most this many days (None: no age limit)
+    min_free_mb: float = 1024.0  # below this much free space raw poses go first, oldest first
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.poses_max_disk_pct <= 90.0, "storage.poses_max_disk_pct", "must be between 1 and 90")
+        if self.poses_max_days is not None:
+            _check(self.poses_max_days > 0, "storage.poses_max_days", "must be positive (or absent: no age limit)")
+        _check(0.0 <= self.min_free_mb <= 1e6, "storage.min_free_mb", "must be between 0 and 1000000")
 
 
 @dataclass(frozen=True)
@@ -155,6 +191,7 @@ class Settings:
     pins: PinSettings = field(default_factory=PinSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -200,6 +237,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float:
         _check(isinstance(value, int | float) and not isinstance(value, bool), key, f"must be a number (got {value!r})")
+        _check(math.isfinite(value), key, f"must be a finite number (got {value!r})")
         return float(value)
     if tp is str:
         _check(isinstance(value, str), key, f"must be text (got {value!r})")
@@ -238,9 +276,11 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     data: dict[str, Any] = {}
     if p.exists():
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text_capped(p, MAX_CONFIG_BYTES))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"config: {p}: {exc}") from None
+        except InputError as exc:
+            raise InputError(f"config: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"config: cannot read {p}: {exc}") from None
     elif explicit:
@@ -264,6 +304,7 @@ TAKES_EFFECT: dict[str, str] = {
     "pins": AT_RESTART,
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
+    "storage": AT_ONCE,  # the station checks the disk budget every minute
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from station.coco import KEYPOINT_NAMES, NUM_KEYPOINTS, BodyPart
 from station.errors import InputError, MissingFileError
+from station.files import capped_lines
 
 __all__ = [
     "KEYPOINT_NAMES",
@@ -141,11 +142,13 @@ def iter_track_csv(path: str | Path) -> Iterator[Pose]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     with f:
-        reader = csv.reader(f)
+        reader = csv.reader(capped_lines(f))
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError):
             raise InputError(f"{path}: not a text CSV file") from None
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if header is None:
             raise InputError(f"{path}: empty file, expected a pose track CSV header")
         header = [h.strip() for h in header]
@@ -169,6 +172,10 @@ def iter_track_csv(path: str | Path) -> Iterator[Pose]:
                 yield Pose.from_row(values)
         except (csv.Error, UnicodeDecodeError):
             raise InputError(f"{path}: line {line} is not valid CSV text") from None
+        except InputError as exc:
+            if str(exc).startswith(str(path)):
+                raise
+            raise InputError(f"{path}: {exc}") from None
 
 
 def read_track_csv(path: str | Path) -> PoseTrack:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from station.clock import BACKWARDS, CORRECTED, UNSYNCHRONISED, ClockReading
+from station.config import StorageSettings, check_runner_name
 from station.errors import InputError, StoreError
 from station.gait.steps import STEP_FIELDS, Step
 from station.gait.summary import Summary, summarize
@@ -44,6 +48,10 @@ migrations = Migrations("gait-station")
 SESSION_RUNNING = "running"
 SESSION_COMPLETED = "completed"
 SESSION_INTERRUPTED = "interrupted"
+
+#: raw poses from m004 on: the stream time (float64) and x, y, score of the 17 keypoints (float32)
+POSE_DTYPE = np.dtype([("t", "<f8"), ("kp", "<f4", (NUM_KEYPOINTS * 3,))])
+POSE_ENCODING = "t:f8,kp:f4x51"
 
 #: the steps table's own columns: the fields of :class:`Step`, in its order (anything else a step row
 #: carries goes to ``extra``, JSON)
@@ -158,6 +166,34 @@ def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
                " where extra is not null and json_valid(extra)")
 
 
+@migrations()
+def m003_web_logins(db: sqlite_utils.Database) -> None:
+    """Login sessions of the web page, kept on the server so that logout and a new password end them."""
+    db["web_logins"].create({"token_sha256": str, "created_at": str, "address": str}, pk="token_sha256",
+                            not_null={"created_at"})
+
+
+@migrations()
+def m004_float32_poses_and_budget(db: sqlite_utils.Database) -> None:
+    """Raw poses as float32 from now on (``pose_chunks.encoding``; a chunk without one is the float64 block
+    it always was, still read), each session's raw-pose bytes counted (for the disk budget) and the reason
+    they were removed, if they were."""
+    db["pose_chunks"].add_column("encoding", str)
+    db["sessions"].add_column("pose_bytes", int, not_null_default=0)
+    db["sessions"].add_column("poses_removed", str)  # why the raw poses are gone (disk budget, low disk)
+    db.execute("update sessions set pose_bytes = (select coalesce(sum(length(data)), 0) from pose_chunks c "
+               "where c.session_id = sessions.id)")
+
+
+@migrations()
+def m005_session_clock(db: sqlite_utils.Database) -> None:
+    """Whether a session's dates can be trusted (:mod:`station.clock`): the clock's state at its start, the
+    boot it ran in and its start on the boot clock, so its dates can be corrected once the time is known."""
+    db["sessions"].add_column("clock", str)
+    db["sessions"].add_column("boot_id", str)
+    db["sessions"].add_column("boot_s", float)
+
+
 class Store:
     """One connection to the station database. Open one per thread (or per web request).
 
@@ -212,16 +248,69 @@ class Store:
                 raise StoreError(f"database {self.path}: {exc}") from None
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return not self.integrity_problems()
+
+    def integrity_problems(self, limit: int = 10) -> list[str]:
+        """SQLite's integrity check: its complaints (empty when the file is sound); a file too damaged to
+        check gives the error that stopped the check."""
+        try:
+            rows = [r[0] for r in self.db.execute(f"PRAGMA integrity_check({int(limit)})")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
+    # -- backup --------------------------------------------------------------------------------
+    def backup_to(self, target: str | Path) -> None:
+        """Copy the database to ``target`` (a new file) with SQLite's online backup API, in one step: one
+        read transaction, so the copy is a consistent snapshot while the station goes on writing (WAL).
+        The copy is written under a temporary name, checked, synced and then renamed."""
+        target = Path(target)
+        part = target.with_name(target.name + ".part")
+        try:
+            dst = sqlite3.connect(part)
+            try:
+                with self._lock:
+                    self.db.conn.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+                problems = [r[0] for r in dst.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise StoreError(f"backup {target}: the copy failed its check: {problems[0]}")
+            finally:
+                dst.close()
+            with part.open("rb+") as f:
+                os.fsync(f.fileno())
+            part.replace(target)
+        except OSError as exc:
+            raise StoreError(f"backup {target}: {exc.strerror or exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"backup {target}: {exc}") from None
+        finally:
+            part.unlink(missing_ok=True)
+
+    def restore_from(self, backup: str | Path) -> None:
+        """Replace this database's content with ``backup``'s (checked first), through the backup API."""
+        backup = Path(backup)
+        try:
+            src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+            try:
+                problems = [r[0] for r in src.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise StoreError(f"{backup}: not a sound database ({problems[0]})")
+                with self._lock:
+                    src.backup(self.db.conn)
+            finally:
+                src.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{backup}: not a sound database ({exc})") from None
+        migrations.apply(self.db)  # a backup from an older version gets today's schema
+        self.end_logins()  # logins saved in the backup do not come back with it
 
     # -- runners -------------------------------------------------------------------------------
     def runner_id(self, name: str | None, *, create: bool = True) -> int | None:
         """The id of the runner called ``name`` (created if new); None for no name."""
-        name = (name or "").strip()
+        name = check_runner_name(name or "")
         if not name:
             return None
-        if len(name) > 80:
-            raise InputError("runner name is longer than 80 characters")
         row = self.db.execute("select id from runners where name = ?", [name]).fetchone()
         if row:
             return int(row[0])
@@ -241,9 +330,9 @@ class Store:
         return next(self.db.query("select * from runners where id = ?", [runner_id]), None)
 
     def rename_runner(self, runner_id: int, name: str) -> None:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise InputError("a runner name needs 1 to 80 characters")
+        name = check_runner_name(name)
+        if not name:
+            raise InputError("a runner's name cannot be empty")
         if self.runner(runner_id) is None:
             raise InputError(f"no runner {runner_id}")
         other = self.runner_id(name, create=False)
@@ -276,11 +365,17 @@ class Store:
         camera_roll_deg: float | None = None,
         settings: dict[str, Any] | None = None,
         trigger: str = "cli",
+        clock: ClockReading | None = None,
     ) -> int:
+        """A new running session. With a ``clock`` reading, its date is the reading's and the session is marked
+        with the clock's state (``station.clock``), to be corrected by :meth:`correct_dates` if need be."""
         runner_id = self.runner_id(runner)
+        clock_facts = {} if clock is None else {
+            "clock": clock.state(self.latest_wall_time()), "boot_id": clock.boot_id, "boot_s": clock.boot_s}
         row = {
+            **clock_facts,
             "runner_id": runner_id,
-            "started_at": utcnow(),
+            "started_at": utcnow() if clock is None else clock.wall.isoformat(timespec="milliseconds"),
             "status": SESSION_RUNNING,
             "trigger": trigger,
             "source": source,
@@ -313,6 +408,31 @@ class Store:
             update["duration_s"] = duration_s
         self._write(lambda: self.db["sessions"].update(session_id, update))
         log.info("session %d %s", session_id, status)
+
+    def latest_wall_time(self) -> str | None:
+        """The latest date the database holds (a session's start or end): a clock earlier than this went back."""
+        row = self.db.execute("select max(max(started_at), coalesce(max(ended_at), '')) from sessions").fetchone()
+        return row[0] or None
+
+    def correct_dates(self, now: ClockReading) -> list[int]:
+        """Once the clock is synchronised: sessions of this boot marked unsynchronised or backwards get their
+        dates from the boot clock (start = now - boot time since its start; end shifted the same). Returns ids."""
+        if not now.synchronised:
+            return []
+        rows = self.db.execute("select id, started_at, ended_at, boot_s, clock from sessions where boot_id = ? and "
+                               "clock in (?, ?)", [now.boot_id, UNSYNCHRONISED, BACKWARDS]).fetchall()
+        fixed = []
+        for sid, started, ended, boot_s, was in rows:
+            start = now.wall - dt.timedelta(seconds=now.boot_s - boot_s)
+            shift = start - dt.datetime.fromisoformat(started)
+            update = {"started_at": start.isoformat(timespec="milliseconds"), "clock": f"{CORRECTED} (was {was})"}
+            if ended:
+                update["ended_at"] = (dt.datetime.fromisoformat(ended) + shift).isoformat(timespec="milliseconds")
+            self._write(lambda sid=sid, update=update: self.db["sessions"].update(sid, update))
+            log.warning("session %d: dates corrected by %.0f s now that the clock is synchronised (was %s)", sid,
+                        shift.total_seconds(), was)
+            fixed.append(int(sid))
+        return fixed
 
     def mark_interrupted(self) -> list[int]:
         """Close sessions left running by a crash or power cut; returns their ids."""
@@ -431,27 +551,69 @@ class Store:
 
     # -- raw poses -----------------------------------------------------------------------------
     def add_poses(self, session_id: int, t_s: Sequence[float], xy: np.ndarray, score: np.ndarray) -> None:
-        """Append a chunk of raw poses (N frames) to the session's pose track."""
+        """Append a chunk of raw poses (N frames) to the session's pose track: times as float64 (exact to the
+        microsecond over days), keypoints as float32 (0.001 px at 4K): 212 bytes a frame."""
         n = len(t_s)
         if n == 0:
             return
-        block = np.empty((n, 1 + NUM_KEYPOINTS * 3), dtype="<f8")
-        block[:, 0] = t_s
-        kp = np.concatenate([np.asarray(xy, "<f8").reshape(n, NUM_KEYPOINTS, 2),
-                             np.asarray(score, "<f8").reshape(n, NUM_KEYPOINTS, 1)], axis=2)
-        block[:, 1:] = kp.reshape(n, -1)
-        row = {"session_id": session_id, "t0_s": float(t_s[0]), "frames": n, "data": block.tobytes()}
-        self._write(lambda: self.db["pose_chunks"].insert(row))
+        block = np.empty(n, dtype=POSE_DTYPE)
+        block["t"] = t_s
+        block["kp"] = np.concatenate([np.asarray(xy, "<f8").reshape(n, NUM_KEYPOINTS, 2),
+                                      np.asarray(score, "<f8").reshape(n, NUM_KEYPOINTS, 1)], axis=2).reshape(n, -1)
+        data = block.tobytes()
+        row = {"session_id": session_id, "t0_s": float(t_s[0]), "frames": n, "data": data, "encoding": POSE_ENCODING}
+
+        def insert() -> None:
+            self.db["pose_chunks"].insert(row)
+            self.db.execute("update sessions set pose_bytes = pose_bytes + ? where id = ?", [len(data), session_id])
+
+        self._write(insert)
 
     def pose_track(self, session_id: int) -> PoseTrack:
-        blocks = [np.frombuffer(r[0], dtype="<f8").reshape(-1, 1 + NUM_KEYPOINTS * 3)
-                  for r in self.db.execute("select data from pose_chunks where session_id = ? order by t0_s, id",
-                                           [session_id])]
-        if not blocks:
+        """A session's raw pose track, whichever encoding each chunk was written in."""
+        t, kp = [], []
+        for data, encoding in self.db.execute("select data, encoding from pose_chunks where session_id = ? "
+                                              "order by t0_s, id", [session_id]):
+            if encoding == POSE_ENCODING:
+                block = np.frombuffer(data, dtype=POSE_DTYPE)
+                t.append(block["t"])
+                kp.append(block["kp"].astype(np.float64))
+            else:  # written before m004: one float64 block, t_s then x, y, score of each keypoint
+                block = np.frombuffer(data, dtype="<f8").reshape(-1, 1 + NUM_KEYPOINTS * 3)
+                t.append(block[:, 0])
+                kp.append(block[:, 1:])
+        if not t:
             return PoseTrack.from_poses([])
-        data = np.concatenate(blocks)
-        kp = data[:, 1:].reshape(-1, NUM_KEYPOINTS, 3)
-        return PoseTrack(data[:, 0].copy(), kp[:, :, :2].copy(), kp[:, :, 2].copy())
+        points = np.concatenate(kp).reshape(-1, NUM_KEYPOINTS, 3)
+        return PoseTrack(np.concatenate(t).astype(np.float64), points[:, :, :2].copy(), points[:, :, 2].copy())
+
+    # -- retention: the disk budget of raw poses -------------------------------------------------------
+    def pose_bytes(self) -> int:
+        """Bytes of raw poses kept, all sessions together."""
+        return int(self.db.execute("select coalesce(sum(pose_bytes), 0) from sessions").fetchone()[0])
+
+    def free_page_bytes(self) -> int:
+        """Bytes of free pages inside the database file (deleted rows): new rows reuse them before it grows."""
+        pages = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages) * int(self.db.execute("PRAGMA page_size").fetchone()[0])
+
+    def remove_poses(self, session_id: int, reason: str) -> int:
+        """Delete a session's raw poses (its steps, cues and summary stay); returns the bytes freed."""
+
+        def remove() -> int:
+            freed = self.db.execute("select pose_bytes from sessions where id = ?", [session_id]).fetchone()
+            self.db.execute("delete from pose_chunks where session_id = ?", [session_id])
+            self.db.execute("update sessions set pose_bytes = 0, poses_removed = ? where id = ?", [reason, session_id])
+            return int(freed[0] or 0) if freed else 0
+
+        freed = int(self._write(remove))
+        log.warning("session %d: raw poses removed (%s), %.1f MB", session_id, reason, freed / 1e6)
+        return freed
+
+    def sessions_with_poses(self, *, exclude: int | None = None) -> list[dict[str, Any]]:
+        """Sessions that still keep raw poses, oldest first (id, started_at, pose_bytes)."""
+        return list(self.db.query("select id, started_at, pose_bytes from sessions where pose_bytes > 0 and id != ? "
+                                  "order by started_at, id", [exclude if exclude is not None else -1]))
 
     # -- commands (web -> station) -------------------------------------------------------------
     def request(self, kind: str, payload: dict[str, Any] | None = None) -> int:
@@ -483,6 +645,34 @@ class Store:
     def meta_updated_at(self, key: str) -> str | None:
         row = self.db.execute("select updated_at from meta where key = ?", [key]).fetchone()
         return row[0] if row else None
+
+    def set_meta_once(self, key: str, value: Any) -> bool:
+        """Set ``key`` only if it has no value yet, atomically (one of any number of racing writers wins)."""
+        row = [key, json.dumps(value, default=_json_default), utcnow()]
+        cur = self._write(lambda: self.db.execute(
+            "insert into meta (key, value, updated_at) values (?, ?, ?) on conflict (key) do update set "
+            "value = excluded.value, updated_at = excluded.updated_at where meta.value is null or meta.value in "
+            "('null', '\"\"')", row))
+        return bool(cur.rowcount)
+
+    # -- web logins ----------------------------------------------------------------------------
+    def add_login(self, token_sha256: str, address: str | None = None) -> None:
+        row = {"token_sha256": token_sha256, "created_at": utcnow(), "address": address}
+        self._write(lambda: self.db["web_logins"].insert(row))
+
+    def login_valid(self, token_sha256: str, max_age_s: float) -> bool:
+        """A login that exists and is younger than ``max_age_s``."""
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age_s)).isoformat(timespec="milliseconds")
+        row = self.db.execute("select 1 from web_logins where token_sha256 = ? and created_at > ?",
+                              [token_sha256, since]).fetchone()
+        return row is not None
+
+    def end_login(self, token_sha256: str) -> None:
+        self._write(lambda: self.db.execute("delete from web_logins where token_sha256 = ?", [token_sha256]))
+
+    def end_logins(self) -> int:
+        """End every login session (a new password); returns how many there were."""
+        return int(self._write(lambda: self.db.execute("delete from web_logins").rowcount))
 
     def settings_overrides(self) -> dict[str, Any]:
         return self.get_meta("settings", {}) or {}
@@ -546,3 +736,59 @@ def decode_step(row: dict[str, Any]) -> dict[str, Any]:
         except (json.JSONDecodeError, AttributeError):
             pass
     return row
+
+
+@dataclass(frozen=True)
+class PoseBudget:
+    """The disk budget's state after a check: what the station logs, ``db info`` prints and the web shows."""
+
+    pose_bytes: int  # raw poses kept, all sessions
+    budget_bytes: int  # poses_max_disk_pct of the filesystem
+    disk_total_bytes: int
+    available_bytes: int  # free on the filesystem + free pages inside the database file
+    min_free_bytes: int
+    low_disk: bool  # still below min_free after removing every older session's raw poses
+    removed: list[int] = field(default_factory=list)  # sessions whose raw poses this check removed
+    checked_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DiskUsage = Callable[[str], Any]  # shutil.disk_usage's shape: .total, .used, .free in bytes
+
+
+def enforce_pose_budget(store: Store, settings: StorageSettings, *, running: int | None = None,
+                        disk_usage: DiskUsage | None = None, now: dt.datetime | None = None) -> PoseBudget:
+    """Keep raw poses within ``settings``: older than ``poses_max_days``, beyond ``poses_max_disk_pct`` of the
+    disk, or while less than ``min_free_mb`` is available, the oldest sessions' raw poses are removed first
+    (never the ``running`` session's, never a step). The state is saved as meta ``storage`` and returned."""
+    usage = (disk_usage or shutil.disk_usage)(str(Path(store.path).resolve().parent))
+    now = now or dt.datetime.now(dt.UTC)
+    budget = int(usage.total * settings.poses_max_disk_pct / 100.0)
+    min_free = int(settings.min_free_mb * 1e6)
+    removed: list[int] = []
+    candidates = store.sessions_with_poses(exclude=running)
+    if settings.poses_max_days is not None:
+        cutoff = (now - dt.timedelta(days=settings.poses_max_days)).isoformat(timespec="milliseconds")
+        for s in [s for s in candidates if s["started_at"] < cutoff]:
+            store.remove_poses(s["id"], f"disk budget: older than {settings.poses_max_days:g} days")
+            removed.append(s["id"])
+    candidates = [s for s in candidates if s["id"] not in removed]
+    while candidates and store.pose_bytes() > budget:
+        s = candidates.pop(0)
+        store.remove_poses(s["id"], f"disk budget: raw poses over {settings.poses_max_disk_pct:g} % of the disk")
+        removed.append(s["id"])
+
+    def available() -> int:
+        return int(usage.free) + store.free_page_bytes()
+
+    while candidates and available() < min_free:
+        s = candidates.pop(0)
+        store.remove_poses(s["id"], f"low disk: less than {settings.min_free_mb:g} MB free")
+        removed.append(s["id"])
+    state = PoseBudget(pose_bytes=store.pose_bytes(), budget_bytes=budget, disk_total_bytes=int(usage.total),
+                       available_bytes=available(), min_free_bytes=min_free, low_disk=available() < min_free,
+                       removed=removed, checked_at=utcnow())
+    store.set_meta("storage", state.to_dict())
+    return state

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 
 from station.errors import InputError, MissingFileError
+from station.files import read_text_capped
 from station.gait.steps import Step
 from station.gait.summary import summarize
+
+MAX_TRUTH_BYTES = 64 * 1024 * 1024  # a truth file lists steps: ~13 KB for a 30 s run
 
 # a detected contact matches a truth contact within this many seconds: under half the step time of the
 # fastest running cadence (240 spm -> 0.25 s), so one detection can never sit between two truth steps
@@ -89,7 +92,7 @@ def load_truth(path: str | Path) -> Truth:
     if not path.exists():
         raise MissingFileError(f"{path}: no such file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_capped(path, MAX_TRUTH_BYTES))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a truth JSON file ({exc.__class__.__name__})") from None
     try:

@@ -43,3 +43,22 @@ def test_bad_config(tmp_path: Path, text: str, message: str):
 def test_missing_named_file(tmp_path: Path):
     with pytest.raises(InputError, match="no such file"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("text", ["[cues]\nred_deg = inf\n", "[cues]\namber_deg = nan\n", "[session]\nabsent_s = inf\n",
+                                  "[camera]\nfps = -inf\n"])
+def test_infinity_and_nan_are_refused(tmp_path: Path, text: str):
+    """Issue 14 finding 6: TOML has inf and nan; no setting takes them."""
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(InputError, match="finite number"):
+        load_settings(p)
+
+
+def test_a_default_runner_the_store_would_refuse_is_refused_here(tmp_path: Path):
+    """Issue 14 finding 6: one rule for a runner's name, in the config as in the store and the web."""
+    from station.config import MAX_RUNNER_NAME_CHARS
+
+    assert Settings().merged({"session": {"default_runner": "x" * MAX_RUNNER_NAME_CHARS}})
+    with pytest.raises(InputError, match="session.default_runner"):
+        Settings().merged({"session": {"default_runner": "x" * (MAX_RUNNER_NAME_CHARS + 1)}})

@@ -46,8 +46,18 @@ def test_units_run_the_venv_command_as_the_service_user_with_state_in_var_lib(na
     assert svc["ExecStart"].startswith(f"{EXEC} ")
     args = svc["ExecStart"].split()
     assert verb in args and args[args.index("--db") + 1] == "/var/lib/gait-station/gait.db"
-    assert "WatchdogSec" not in svc  # the station does not call sd_notify
     assert unit(name)["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_station_unit_has_a_watchdog_the_loop_feeds() -> None:
+    """Issue 14: sd_notify from the live loop (tests/test_watchdog.py), so systemd restarts a station that hangs."""
+    svc = unit("gait-station.service")["Service"]
+    assert svc["Type"] == "notify" and svc["NotifyAccess"] == "main"
+    assert 10 <= int(svc["WatchdogSec"]) <= 120 and svc["Restart"] == "on-failure"
+    from station.live.station import RunOptions
+
+    assert RunOptions().source_hang_s <= int(svc["WatchdogSec"])  # a hung driver is noticed within one period
+    assert "WatchdogSec" not in unit("gait-web.service")["Service"]  # the web does not call sd_notify
 
 
 def test_station_unit_reaches_gpio_and_camera_and_owns_the_runtime_directory() -> None:

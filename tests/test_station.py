@@ -436,3 +436,15 @@ def test_the_stored_pose_track_reanalyses_to_the_same_steps(rig_factory: Callabl
     for a, b in zip(live, offline, strict=True):
         assert a["side"] == b.side and a["t_contact_s"] == pytest.approx(b.t_contact_s, abs=1e-3)
         assert a["drop_excursion_deg"] == pytest.approx(b.drop_excursion_deg, abs=0.01)
+
+
+@pytest.mark.parametrize("bad", [{"session": {"default_runner": "x" * 81}}, {"cues": {"red_deg": float("inf")}}])
+def test_a_bad_saved_setting_cannot_stop_the_station(rig_factory: Callable[..., Rig], bad: dict[str, Any]) -> None:
+    """Issue 14 finding 6: overrides saved past the web form (or under older rules) are refused by the same
+    rules and ignored; the session runs on the station's own settings."""
+    rig = rig_factory(session_at_once="file")
+    rig.store.set_settings_overrides(bad)
+    rig.run(sim_source(RunnerParams(seed=3), 6.0))
+    [s] = rig.store.sessions()
+    assert s["status"] == "completed" and s["runner"] is None
+    assert s["settings"]["cues"]["red_deg"] == 6.0

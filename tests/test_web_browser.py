@@ -267,6 +267,11 @@ def test_live_page_follows_the_station_and_starts_and_stops_sessions(served: dic
     screenshot(page, "browser-live-running.png")
     screenshot(page, "browser-live-running-full.png", full_page=True)
 
+    # read-only without login (issue 14): no start/stop for whoever is on the Wi-Fi
+    assert page.locator("#stop-form").count() == 0 and page.locator("#start-form").count() == 0
+    log_in(page, base, "/sessions/")
+    page.goto(base + "/live")
+    expect(page.locator("#station")).to_have_text(re.compile("Station online"), timeout=20_000)
     # stop from the page: a request row, which the station carries out
     page.click("#stop-form button[type=submit]")
     expect(page.locator("#command-message")).to_have_text(re.compile("Stopping"))

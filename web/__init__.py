@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from station.config import default_db_path
 from station.errors import StationError, StoreError
@@ -34,10 +36,21 @@ from web.metrics import finite
 
 log = logging.getLogger(__name__)
 
+#: the largest request body accepted (forms and JSON are small); waitress refuses larger ones unread
+MAX_BODY_BYTES = 64 * 1024
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` within SQLite's INTEGER range: a larger id is no row (404), not an OverflowError (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -68,7 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # a live page left open for hours must still be able to stop the session
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=False,
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -84,6 +97,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import auth, db, export, live, runners, sessions, settings
 
     db.init_app(app)
+    app.url_map.converters["int"] = IdConverter
     for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=live.index)
@@ -165,6 +179,14 @@ def _register_errors(app: Flask) -> None:
     def station_error(exc: StationError) -> Any:
         log.warning("request failed: %s", exc)
         return respond(400 if not isinstance(exc, StoreError) else 503, "Cannot do that", str(exc))
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def database_error(exc: sqlite3.DatabaseError) -> Any:
+        log.error("database error on %s: %s", request.path, exc)
+        if isinstance(exc, sqlite3.OperationalError):
+            return respond(503, "Database busy", f"The database could not answer ({exc}); try again.")
+        return respond(503, "Database damaged", "The station's database is damaged: check it with "
+                                                "'gait-station db info' and restore a backup.")
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Any:

@@ -3,16 +3,24 @@
 One admin password for the station, hashed with werkzeug (scrypt) in the
 store's ``meta`` table. It is set with ``gait-station serve --set-password`` or,
 on first run, through ``/auth/setup``, which works only while no password
-exists. A login session remembers a fingerprint of the current hash, so setting
-a new password logs every phone out. Failed logins are rate-limited per
-client address (``LOGIN_RATE_LIMIT``, default 5 per minute).
+exists and is won by exactly one request (an atomic insert).
+
+A login is a random token in the signed session cookie whose hash is kept on the
+server (the store's ``web_logins``): logout deletes it, a new password deletes
+them all, so a copied cookie stops working at once. Failed logins are limited
+per client address (``LOGIN_RATE_LIMIT``, default 5 per minute) by
+:class:`FailureLimit`, which counts a guess *before* its password is checked,
+so concurrent requests cannot slip past the limit.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
-import hmac
+import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,25 +60,88 @@ def validate_password(password: str, confirm: str | None = None) -> None:
         raise InputError("the two passwords differ")
 
 
+class FailureLimit:
+    """At most ``limit`` failed attempts per key (client address) in any ``window_s``, under concurrency.
+
+    An attempt takes a slot *before* the password is checked (:meth:`begin`) and gives it back only
+    if it succeeded (:meth:`end`), so 64 guesses sent at once get at most ``limit`` checks.
+    Flask-Limiter cannot do this: it counts after the response (``deduct_when``), and every request
+    already in flight has passed its test by then.
+    """
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._failures: dict[str, collections.deque[float]] = {}
+        self._in_flight: collections.Counter[str] = collections.Counter()
+
+    def begin(self, key: str) -> bool:
+        """Take a slot for an attempt by ``key``; False when its failures and attempts in flight use them all."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._failures.setdefault(key, collections.deque())
+            while failures and failures[0] <= now - self.window_s:
+                failures.popleft()
+            if len(failures) + self._in_flight[key] >= self.limit:
+                return False
+            self._in_flight[key] += 1
+            return True
+
+    def end(self, key: str, *, failed: bool) -> None:
+        """The attempt is over: a failure keeps its slot for ``window_s``, a success frees it."""
+        with self._lock:
+            self._in_flight[key] -= 1
+            if self._in_flight[key] <= 0:
+                del self._in_flight[key]
+            if failed:
+                self._failures.setdefault(key, collections.deque()).append(time.monotonic())
+            elif not self._failures.get(key):
+                self._failures.pop(key, None)
+
+
+def failure_limit() -> FailureLimit:
+    """The app's login limit, built once from ``LOGIN_RATE_LIMIT`` ("5 per minute")."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if "login_failures" not in app.extensions:
+        from limits import parse
+
+        item = parse(str(app.config["LOGIN_RATE_LIMIT"]))
+        app.extensions["login_failures"] = FailureLimit(item.amount, float(item.get_expiry()))
+    return app.extensions["login_failures"]
+
+
 def set_password(store: Store, password: str) -> None:
     """Hash and store the admin password (replacing any old one: every login session ends)."""
     validate_password(password)
     store.set_meta(PASSWORD_KEY, generate_password_hash(password))
+    store.end_logins()
 
 
 def has_password(store: Store) -> bool:
     return bool(store.get_meta(PASSWORD_KEY))
 
 
-def _fingerprint(pw_hash: str) -> str:
-    return hashlib.sha256(pw_hash.encode()).hexdigest()[:16]
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _begin_login(store: Store) -> None:
+    """A new login session: a fresh cookie (no fixation) holding a token the server knows."""
+    token = secrets.token_urlsafe(32)
+    store.add_login(_token_hash(token), request.remote_addr)
+    session.clear()
+    session.permanent = True
+    session["login"] = token
+    g.logged_in = True
 
 
 def is_logged_in() -> bool:
     if "logged_in" not in g:
-        pw_hash = get_store().get_meta(PASSWORD_KEY)
-        token = session.get("auth")
-        g.logged_in = bool(pw_hash and token and hmac.compare_digest(token, _fingerprint(pw_hash)))
+        token = session.get("login")
+        max_age_s = current_app.permanent_session_lifetime.total_seconds()
+        g.logged_in = bool(isinstance(token, str) and token
+                           and get_store().login_valid(_token_hash(token), max_age_s))
     return bool(g.logged_in)
 
 
@@ -106,6 +177,23 @@ def live_access_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def may_control() -> bool:
+    """Start and stop: the admin, or anyone when ``web.kiosk_start_stop`` is on (a gym kiosk)."""
+    return is_logged_in() or effective_settings().web.kiosk_start_stop
+
+
+def control_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Start and stop a session: see :func:`may_control`."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not may_control():
+            return _deny()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def _safe_next(target: str | None) -> str:
     """Only a local path (no scheme, no host, no //) is followed after login."""
     if target:
@@ -121,18 +209,22 @@ def _login_rate_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
 def login() -> Any:
     store = get_store()
     if not has_password(store):
         return redirect(url_for("auth.setup"))
     if request.method == "POST":
-        pw_hash = store.get_meta(PASSWORD_KEY)
-        password = request.form.get("password", "")
-        if pw_hash and check_password_hash(pw_hash, password):
-            session.clear()
-            session.permanent = True
-            session["auth"] = _fingerprint(pw_hash)
+        limit, address = failure_limit(), request.remote_addr or "?"
+        if not limit.begin(address):
+            abort(429)
+        ok = False
+        try:
+            pw_hash = store.get_meta(PASSWORD_KEY)
+            ok = bool(pw_hash and check_password_hash(pw_hash, request.form.get("password", "")))
+        finally:
+            limit.end(address, failed=not ok)
+        if ok:
+            _begin_login(store)
             return redirect(_safe_next(request.form.get("next")))
         current_app.logger.warning("failed login from %s", request.remote_addr)
         flash("Wrong password.", "error")
@@ -157,10 +249,9 @@ def setup() -> Any:
         except InputError as exc:
             flash(str(exc).capitalize() + ".", "error")
             return render_template("auth/setup.html"), 400
-        set_password(store, password)
-        session.clear()
-        session.permanent = True
-        session["auth"] = _fingerprint(store.get_meta(PASSWORD_KEY))
+        if not store.set_meta_once(PASSWORD_KEY, generate_password_hash(password)):
+            abort(403, description="The admin password has just been set from another device. Log in.")
+        _begin_login(store)
         flash("Password set. You are logged in.", "ok")
         return redirect(url_for("sessions.index"))
     return render_template("auth/setup.html")
@@ -168,6 +259,9 @@ def setup() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    token = session.get("login")
+    if isinstance(token, str) and token:
+        get_store().end_login(_token_hash(token))
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -187,7 +281,7 @@ def change_password() -> Any:
             flash(str(exc).capitalize() + ".", "error")
             return render_template("auth/password.html"), 400
         set_password(store, request.form["password"])
-        session["auth"] = _fingerprint(store.get_meta(PASSWORD_KEY))
+        _begin_login(store)
         flash("Password changed. Other phones are logged out.", "ok")
         return redirect(url_for("settings.index"))
     return render_template("auth/password.html")

@@ -1,19 +1,67 @@
-"""``gait-station serve``: the web dashboard under waitress (a production WSGI server, pure Python)."""
+"""``gait-station serve``: the web dashboard under waitress (a production WSGI server, pure Python).
+
+Waitress faces the Wi-Fi directly, with settings measured to hold (``scripts/bench_kiosk.py web``):
+
+* a body larger than the app's own limit (``MAX_CONTENT_LENGTH``, 64 KB) is refused with 413 as
+  soon as its headers announce it, before a byte of it is read (waitress's own default is 1 GB,
+  buffered to a temporary file first);
+* headers are capped at 32 KB;
+* up to ``CONNECTION_LIMIT`` connections at once (waitress's default is 100: a hundred
+  connections sending their headers slowly locked every phone out), polled with ``poll()``
+  (``select()`` stops at 1024 descriptors), with the process's open-file limit raised to match;
+* an idle connection is closed after 30 s (default 120 s).
+
+Slow connections cost no worker thread: waitress reads every socket in one loop and hands a
+request to a thread only once it is complete.
+"""
 
 from __future__ import annotations
 
 import errno
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
 from station.config import load_settings
 from station.errors import InputError
+from web import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
+CONNECTION_LIMIT = 1000
+#: waitress settings for a page on a shared Wi-Fi (see the module's docstring)
+WAITRESS_SETTINGS: dict[str, Any] = {
+    "max_request_body_size": MAX_BODY_BYTES,
+    "max_request_header_size": 32 * 1024,
+    "connection_limit": CONNECTION_LIMIT,
+    "asyncore_use_poll": True,
+    "channel_timeout": 30,
+    "cleanup_interval": 10,
+}
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files towards ``wanted`` (never above the hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # pragma: no cover - a container that forbids it
+            log.warning("cannot raise the open-file limit to %d (it stays %d)", target, soft)
+    return soft if soft != resource.RLIM_INFINITY else wanted
+
+
+def server_settings(threads: int) -> dict[str, Any]:
+    """The waitress settings, the connection limit fitted under this process's open-file limit."""
+    files = raise_open_files_limit(CONNECTION_LIMIT + 100)
+    return {**WAITRESS_SETTINGS, "threads": threads, "connection_limit": max(50, min(CONNECTION_LIMIT, files - 100))}
 
 
 def _check_db_path(db: str) -> None:
@@ -61,7 +109,7 @@ def serve(db_path: str | None, config_path: str | None, host: str | None, port: 
     host = host or settings.web.host
     port = port or settings.web.port
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="gait-station")
+        server = create_server(app, host=host, port=port, ident="gait-station", **server_settings(threads))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(f"port {port} on {host} is in use: stop the other server or pick --port") \

@@ -106,6 +106,13 @@ def api_steps(session_id: int) -> Response:
     return jsonify({"session_id": session_id, "steps": steps})
 
 
+@api.route("/storage")
+@login_required
+def api_storage() -> Response:
+    """The disk budget of raw poses as the station last checked it (``station.store.PoseBudget``), or null."""
+    return jsonify({"storage": get_store().get_meta("storage")})
+
+
 @api.route("/runners")
 @login_required
 def api_runners() -> Response:

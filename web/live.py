@@ -8,9 +8,10 @@ offline" and keeps working; start/stop are refused then (the request would
 wait in the commands table and fire later, surprising whoever is on the
 treadmill by then).
 
-Who may use it: anyone when ``web.live_page_public`` is on (a gym kiosk: the
-runner starts their own session), only a logged-in admin otherwise. Start and
-stop follow the page's openness, always with a CSRF token.
+Who may use it: anyone when ``web.live_page_public`` is on (the default), only a
+logged-in admin otherwise; it is read-only to everyone but the admin. Start and
+stop need the admin's login, or ``web.kiosk_start_stop`` (a gym kiosk: the
+runner starts their own session), and always a CSRF token.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from flask import (
     url_for,
 )
 
-from station.config import Settings
+from station.config import Settings, check_runner_name
 from station.cues.policy import window_median_deg
 from station.errors import InputError
 from station.gait.steps import Step
@@ -41,7 +42,7 @@ from station.gait.summary import cadence_spm
 from station.live.status import StationStatus
 from station.store import Store
 from web import metrics, queries
-from web.auth import live_access_required
+from web.auth import control_required, live_access_required, may_control
 from web.db import effective_settings, get_store
 from web.filters import parse_utc
 
@@ -165,7 +166,7 @@ def index() -> Any:
 @live_access_required
 def page() -> Any:
     return render_template("live/index.html", state=live_state(get_store()),
-                           default_runner=effective_settings().session.default_runner)
+                           default_runner=effective_settings().session.default_runner, can_control=may_control())
 
 
 @bp.route("/api/live")
@@ -209,13 +210,14 @@ def _station_online(store: Store) -> bool:
 
 
 @bp.route("/live/start", methods=["POST"])
-@live_access_required
+@control_required
 def start() -> Any:
     store = get_store()
     data = request.get_json(silent=True) if request.is_json else request.form
-    runner = str((data or {}).get("runner", "")).strip()
-    if len(runner) > 80:
-        return _reply(False, "A runner name has at most 80 characters.", 400)
+    try:
+        runner = check_runner_name(str((data or {}).get("runner", "")))
+    except InputError as exc:
+        return _reply(False, str(exc).capitalize() + ".", 400)
     if not _station_online(store):
         return _reply(False, "The station is offline: it cannot start a session now.", 503)
     if store.running_session() is not None:
@@ -229,7 +231,7 @@ def start() -> Any:
 
 
 @bp.route("/live/stop", methods=["POST"])
-@live_access_required
+@control_required
 def stop() -> Any:
     store = get_store()
     if not _station_online(store):

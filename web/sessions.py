@@ -74,7 +74,7 @@ def index() -> Any:
     runner = get_runner_or_404(store, runner_id) if runner_id is not None else None
     rows = list_rows(store, runner_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return render_template("sessions/index.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
-                           runner=runner, runners=store.runners())
+                           runner=runner, runners=store.runners(), storage=store.get_meta("storage"))
 
 
 @bp.route("/<int:session_id>")

@@ -29,7 +29,8 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("camera", "Camera", ("view", "camera_roll_deg", "distance_m", "fps")),
     ("session", "Sessions", None),
     ("pins", "GPIO pins (BCM numbers)", None),
-    ("web", "Web page", ("live_page_public",)),
+    ("web", "Web page", ("live_page_public", "kiosk_start_stop")),
+    ("storage", "Storage (raw poses)", None),
 )
 
 HELP: dict[str, str] = {
@@ -60,7 +61,13 @@ HELP: dict[str, str] = {
     "session.appear_s": "Runner in view this long before an automatic session starts (s).",
     "session.absent_s": "Runner out of view this long ends an automatic session (s).",
     "session.default_runner": "Name used when a session starts without one.",
-    "web.live_page_public": "Anyone on the network may see the live page and start/stop a session (no login).",
+    "web.live_page_public": "Anyone on the network may see the live page, read-only (no login).",
+    "web.kiosk_start_stop": "Anyone on the network may start and stop sessions from the live page (a gym kiosk).",
+    "storage.poses_max_disk_pct": "Raw poses (for re-analysis) use at most this share of the disk; the oldest go "
+                                  "first. Steps and summaries are always kept.",
+    "storage.poses_max_days": "Keep raw poses at most this many days; empty = no age limit.",
+    "storage.min_free_mb": "Below this much free space raw poses are removed first, and the running session stops "
+                           "keeping them (it goes on measuring).",
 }
 
 

@@ -77,10 +77,19 @@ class FrameGrabber(threading.Thread):
         self._stop_event = threading.Event()
         self.frames_read = 0
         self.frames_dropped = 0
+        self.frames_repeated_t = 0  # frames whose timestamp is not after the one before: skipped, counted
         self.decode_s = 0.0
         self._offset_s = 0.0
         self._last_t: float | None = None
         self._pumped = 0
+        #: monotonic time the capture thread entered the source (a read or an open) and has not come back; None
+        #: outside it. A driver that hangs keeps this set (see :meth:`stuck_s`).
+        self.in_source_since: float | None = None
+
+    def stuck_s(self, now: float) -> float:
+        """How long the capture thread has been inside the source without coming back (0 when it is not)."""
+        since = self.in_source_since
+        return 0.0 if since is None else max(now - since, 0.0)
 
     # -- consumer side -----------------------------------------------------------------------
     def get(self, timeout_s: float) -> Frame | CaptureEvent | None:
@@ -133,6 +142,7 @@ class FrameGrabber(threading.Thread):
             source = self._source
             if source is None:
                 try:
+                    self.in_source_since = time.monotonic()
                     source = self._open()
                 except Exception as exc:  # a camera still unplugged: keep trying
                     log.info("camera: reopening failed (%s); next try in %.1f s", exc, delay_s)
@@ -140,6 +150,8 @@ class FrameGrabber(threading.Thread):
                         return
                     delay_s = min(delay_s * 2, self.retry_max_s)
                     continue
+                finally:
+                    self.in_source_since = None
                 self._source = source
             ended: BaseException | None = None
             self._pumped = 0
@@ -178,10 +190,13 @@ class FrameGrabber(threading.Thread):
         it = iter(source)
         while not self._stop_event.is_set():
             tick = time.perf_counter()
+            self.in_source_since = time.monotonic()
             try:
                 frame = next(it)
             except StopIteration:
                 return None
+            finally:
+                self.in_source_since = None
             self.decode_s += time.perf_counter() - tick
             if first:
                 first = False
@@ -194,6 +209,10 @@ class FrameGrabber(threading.Thread):
                     self._offset_s = self._last_t + max(gap, 1e-3) - frame.t_s
             t = frame.t_s + self._offset_s
             if self._last_t is not None and t <= self._last_t:
+                if not self.frames_repeated_t:
+                    log.warning("%s: a frame at %.6f s is not after the one before (%.6f s): skipped; frames "
+                                "like it are counted in the run's figures", source.name, t, self._last_t)
+                self.frames_repeated_t += 1
                 continue
             if self.speed is not None:  # pace by the source's own timestamps
                 if wall0 is None or t0 is None:

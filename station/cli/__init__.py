@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import sys
 
 import click
 
 from station import __version__
 from station.errors import StationError
+
+
+def database_problem(exc: sqlite3.DatabaseError) -> str:
+    """One line for a database error: a damaged file (restore a backup), or the error as SQLite words it."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"database: {exc}"
+    return (f"the database is damaged ({exc}): 'gait-station db info' checks it; restore a backup "
+            "(README, Backups)")
 
 log = logging.getLogger("station")
 
@@ -96,6 +105,11 @@ def run_command(group: click.Group, prog_name: str, argv: list[str] | None,
         return 130
     except BrokenPipeError:
         return 0
+    except sqlite3.DatabaseError as exc:  # raised past the store's own checks: say what it means, in one line
+        if debug:
+            log.exception("database error")
+        click.echo(f"gait-station: {database_problem(exc)}", err=True)
+        return 1
     except Exception as exc:  # a bug: one line for the user, the traceback with --debug
         if debug:
             log.exception("unexpected error")

@@ -31,18 +31,21 @@ class AnalysisRun:
     frames_in_view: int
     fps: float | None
     t_span_s: tuple[float, float] | None
+    repeated_t: int = 0  # frames whose timestamp is not after the one before (the analyzer skips them)
 
 
 def run_analyzer(poses: Iterable[Pose], settings: AnalyzerSettings) -> AnalysisRun:
     """Feed poses one at a time through a :class:`GaitAnalyzer`; collect its steps and what it saw."""
     analyzer = GaitAnalyzer(settings)
     steps: list[Step] = []
-    frames = in_view = 0
+    frames = in_view = repeated = 0
     t_first = t_last = None
     dts: list[float] = []
     for pose in poses:
         if t_last is not None and pose.t_s > t_last:
             dts.append(pose.t_s - t_last)
+        elif t_last is not None:
+            repeated += 1
         t_first = pose.t_s if t_first is None else t_first
         t_last = pose.t_s
         frames += 1
@@ -51,7 +54,10 @@ def run_analyzer(poses: Iterable[Pose], settings: AnalyzerSettings) -> AnalysisR
     steps.extend(analyzer.finish())
     fps = 1.0 / float(np.median(dts)) if dts else None
     span = (t_first, t_last) if t_first is not None and t_last is not None else None
-    return AnalysisRun(steps=steps, frames=frames, frames_in_view=in_view, fps=fps, t_span_s=span)
+    if repeated:
+        log.warning("%d frames repeat the timestamp before them: each was skipped (no new information)", repeated)
+    return AnalysisRun(steps=steps, frames=frames, frames_in_view=in_view, fps=fps, t_span_s=span,
+                       repeated_t=repeated)
 
 
 def _is_track(path: Path) -> bool:
@@ -143,6 +149,7 @@ def analyze(
     report = build_report(run.steps, source=str(path), frames=run.frames, fps=run.fps, model=model_name, view=view,
                           camera_roll_deg=camera_roll_deg, frames_in_view=run.frames_in_view,
                           camera_distance_m=camera_distance_m)
+    report["frames_repeated_time"] = run.repeated_t
     if fmt == "json":
         text = report_json(report) + "\n"
     else:

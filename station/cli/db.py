@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from station.config import default_db_path
-from station.errors import InputError
+from station.errors import InputError, StoreError
 
 
 @click.group()
@@ -23,36 +23,51 @@ def _db_option(f: Any) -> Any:
                         help="SQLite database (default: $GAIT_STATION_DB or the station's state directory).")(f)
 
 
-def _open_existing(db_path: str | None) -> Any:
+def _open_existing(db_path: str | None, *, migrate: bool = True) -> Any:
     from station.errors import MissingFileError
     from station.store import Store
 
     p = Path(db_path) if db_path else default_db_path()
     if not p.exists():
         raise MissingFileError(f"{p}: no such database")
-    return Store(p)
+    return Store(p, migrate=migrate)
+
+
+#: a session id: a positive SQLite integer (a larger number is a one-line usage error, not an OverflowError)
+SESSION_ID = click.IntRange(1, 2**63 - 1)
 
 
 @db.command("info")
 @_db_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Sessions listed.")
 def db_info(db_path: str | None, limit: int) -> None:
-    """The database's path, integrity, station status and latest sessions."""
-    with _open_existing(db_path) as store:
+    """The database's path, integrity, station status and latest sessions (exit 1 when damaged)."""
+    with _open_existing(db_path, migrate=False) as store:
+        problems = store.integrity_problems()
+        if problems:
+            click.echo(f"database {store.path}: integrity FAILED: {'; '.join(problems[:3])}")
+            raise StoreError(f"the database {store.path} is damaged (integrity check failed): restore a backup "
+                             "(README, Backups)")
         n = store.db.execute("select count(*) from sessions").fetchone()[0]
         steps = store.db.execute("select count(*) from steps").fetchone()[0]
-        click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity "
-                   f"{'ok' if store.integrity_ok() else 'FAILED'}")
+        click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity ok")
         status = store.status()
         if status:
             click.echo(f"station: {status.get('state')} (updated {status.get('updated_at')})")
         for s in store.sessions(limit=limit):
             click.echo(f"  {s['id']:>5}  {s['started_at'][:19]}  {s['status']:<11} {s.get('trigger') or '':<7} "
-                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}")
+                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}"
+                       + (f"  (date uncertain: clock {s['clock']})" if s.get("clock") in ("unsynchronised", "backwards")
+                          else ""))
+        storage = store.get_meta("storage")
+        if storage:
+            click.echo(f"raw poses: {storage['pose_bytes'] / 1e6:.0f} MB of {storage['budget_bytes'] / 1e6:.0f} MB "
+                       f"allowed, {storage['available_bytes'] / 1e9:.1f} GB available"
+                       + (" (disk low: raw poses no longer kept)" if storage.get("low_disk") else ""))
 
 
 @db.command("export")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
@@ -72,7 +87,7 @@ def db_export(session_id: int, db_path: str | None, fmt: str) -> None:
 
 
 @db.command("track")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
 @_db_option
 def db_track(session_id: int, out: str, db_path: str | None) -> None:
@@ -84,3 +99,45 @@ def db_track(session_id: int, out: str, db_path: str | None) -> None:
             raise InputError(f"no session {session_id}")
         n = write_track_csv(out, iter(store.pose_track(session_id)))
     click.echo(f"{out}: {n} frames", err=True)
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@_db_option
+def db_backup(path: Path, db_path: str | None) -> None:
+    """Copy the database to PATH (a new file, or a folder such as a USB stick: gait-DATE.db in it).
+
+    SQLite's online backup: safe while the station runs and writes.
+    """
+    import datetime as dt
+
+    if path.is_dir():
+        path = path / f"gait-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
+    if path.exists():
+        raise InputError(f"{path} exists: choose a new name (a backup never overwrites a file)")
+    with _open_existing(db_path, migrate=False) as store:
+        store.backup_to(path)
+        sessions = store.db.execute("select count(*) from sessions").fetchone()[0]
+    click.echo(f"backup {path}: {sessions} sessions, {path.stat().st_size / 1e6:.1f} MB, checked", err=True)
+
+
+@db.command("restore")
+@click.argument("backup", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_db_option
+def db_restore(backup: Path, db_path: str | None) -> None:
+    """Replace the database with BACKUP (checked first). Stop the station and the web page first."""
+    import datetime as dt
+
+    from station.store import Store
+
+    target = Path(db_path) if db_path else default_db_path()
+    with Store(target) as store:
+        status = store.station_status()
+        if status is not None and status.state != "stopped" and status.updated_at:
+            age_s = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(status.updated_at)).total_seconds()
+            if age_s < 10.0:
+                raise StoreError("the station is running on this database: stop the station first "
+                                 "(sudo systemctl stop gait-station gait-web)")
+        store.restore_from(backup)
+        sessions = store.db.execute("select count(*) from sessions").fetchone()[0]
+    click.echo(f"restored {target} from {backup}: {sessions} sessions", err=True)

@@ -14,6 +14,7 @@ class RunReport:
 
     frames: int = 0
     dropped: int = 0
+    repeated_t: int = 0  # frames skipped because their timestamp was not after the previous one
     wall_s: float = 0.0  # the whole run, start-up (model, source) included
     loop_s: float = 0.0  # first frame in to last frame done
     first_frame_at: float | None = None  # perf_counter when the first frame came in
@@ -37,6 +38,8 @@ class RunReport:
         over = per - inf if self.inference_frames else per
         parts = [f"{self.frames} frames in {self.loop_s:.2f} s = {fps:.1f} fps (run {self.wall_s:.1f} s)",
                  f"{self.dropped} dropped"]
+        if self.repeated_t:
+            parts.append(f"{self.repeated_t} repeated timestamps skipped")
         if self.inference_frames:
             parts.append(f"loop {per:.2f} ms/frame = inference {inf:.2f} + overhead {over:.2f} ms "
                          f"({100.0 * over / per if per else 0.0:.0f} %)")

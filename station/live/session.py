@@ -102,6 +102,7 @@ class LiveSession:
     gaps: list[dict[str, Any]] = field(default_factory=list)  # camera gaps: t_s, gap_s, reason
     poses: PoseBuffer = field(default_factory=PoseBuffer)
     last_flush: float = 0.0  # monotonic time the pose buffer was last written
+    keep_poses: bool = True  # False once the disk ran low: steps go on, raw poses are no longer kept
 
     def session_time(self, t_s: float, ndigits: int = 4) -> float:
         return round(t_s - self.t0_s, ndigits)

@@ -38,6 +38,7 @@ import numpy as np
 
 from station.camera.base import Frame, FrameSource
 from station.camera.capture import STALL_S, CaptureEvent, FrameGrabber, StallWatch
+from station.clock import ClockReading, read_clock
 from station.config import Settings, analyzer_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import SourceError, StationError, StoreError
@@ -49,8 +50,9 @@ from station.keypoints import Pose
 from station.live.report import RunReport, peak_rss_mb
 from station.live.session import AutoStart, LiveSession, SettingsFeed
 from station.live.status import SideStatus, StationStatus
+from station.live.watchdog import Watchdog
 from station.pose.stream import FramePoser
-from station.store import SESSION_COMPLETED, Store
+from station.store import SESSION_COMPLETED, Store, enforce_pose_budget
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,11 @@ class RunOptions:
     retry_first_s: float = 0.5
     retry_max_s: float = 10.0
     stall_s: float = STALL_S
+    source_hang_s: float = 30.0  # the capture thread inside the source this long: withhold the watchdog's ping
+    storage_check_s: float = 60.0  # how often the disk budget of raw poses is checked
+    disk_usage: Callable[[str], Any] | None = None  # shutil.disk_usage unless given (tests)
+    clock: Callable[[], ClockReading] | None = None  # station.clock.read_clock unless given (tests)
+    clock_check_s: float = 30.0  # how often unsynchronised sessions look for a synchronised clock
 
 
 class Every:
@@ -122,6 +129,9 @@ class Station:
         self._status_due = Every(self.options.status_period_s)
         self._poll_due = Every(self.options.command_poll_s)
         self._preview_due = Every(self.options.preview_period_s)
+        self._storage_due = Every(self.options.storage_check_s)
+        self._clock_due = Every(self.options.clock_check_s)
+        self._clock = self.options.clock or read_clock
         self._button: collections.deque[float] = collections.deque()
         self._last_frame: Frame | None = None
         self._recent_poses: collections.deque[Pose] = collections.deque(maxlen=RECENT_POSES)
@@ -129,6 +139,7 @@ class Station:
         self._state, self._message = "starting", ""
         self._source_fps: float | None = None
         self._live = False
+        self._watchdog = Watchdog()
         board.when_pressed = self._pressed
 
     # -- the loop ------------------------------------------------------------------------------
@@ -146,6 +157,7 @@ class Station:
                                lost_since=time.monotonic() if open_error is not None else None)
         self.board.set_led(Led.READY)
         self._state = "idle"
+        self._watchdog.ready(f"watching {self.options.source_name}")
         if open_error is not None:
             self._camera_event(CaptureEvent("lost", f"cannot open the camera: {open_error}", time.monotonic()))
         fatal: BaseException | None = None
@@ -199,6 +211,12 @@ class Station:
             self._poll(now)
             self._write_status(now)
             self._write_preview(now)
+            self._check_storage(now)
+            if self._clock_due.due(now):
+                self.store.correct_dates(self._clock())
+            stuck_s = grabber.stuck_s(now)
+            self._watchdog.alive(now, healthy=stuck_s < self.options.source_hang_s,
+                                 why=f"the source has not returned for {stuck_s:.0f} s (a hung driver?)")
         self.report.exit_reason = self.report.exit_reason or "stopped"
 
     def _fault(self, exc: BaseException) -> None:
@@ -211,8 +229,10 @@ class Station:
             log.error("%s; closing down", exc)
 
     def _shut_down(self, grabber: FrameGrabber, start: float, fatal: BaseException | None) -> None:
+        self._watchdog.stopping()
         grabber.stop()
         self.report.dropped = grabber.frames_dropped
+        self.report.repeated_t = grabber.frames_repeated_t
         self.report.decode_s = grabber.decode_s
         reason = self.report.exit_reason or (f"error: {fatal}" if fatal else "stopped")
         if self.session is not None:
@@ -274,7 +294,8 @@ class Station:
         steps = s.analyzer.update(pose.t_s, pose.xy, pose.score, pose.frame_size)
         s.frames += 1
         s.last_t_s = pose.t_s
-        s.poses.add(pose.t_s - s.t0_s, pose)
+        if s.keep_poses:
+            s.poses.add(pose.t_s - s.t0_s, pose)
         for step in steps:
             self._handle_step(step)
         self._cue(s.policy.on_status(s.analyzer.status, pose.t_s))
@@ -309,7 +330,7 @@ class Station:
         sid = self.store.start_session(
             runner=runner, source=self.options.source_name, model=self.options.model_name or "from source",
             fps=self._source_fps, view=settings.camera.view, camera_roll_deg=settings.camera.camera_roll_deg,
-            settings=settings.to_dict(), trigger=trigger,
+            settings=settings.to_dict(), trigger=trigger, clock=self._clock(),
         )
         self.session = LiveSession(id=sid, trigger=trigger, runner=runner, t0_s=t0,
                                    analyzer=self._new_analyzer(settings),
@@ -366,8 +387,40 @@ class Station:
         now = time.monotonic()
         if not force and now - s.last_flush < self.options.pose_flush_s:
             return
-        self.store.add_poses(s.id, *s.poses.take())
         s.last_flush = now
+        try:
+            self.store.add_poses(s.id, *s.poses.take())
+        except StoreError as exc:  # a full disk: raw poses go first, the steps must still get in
+            log.error("raw poses not written (%s): dropping raw poses to keep measuring", exc)
+            self._stop_keeping_poses(f"low disk: {exc}")
+            self._check_storage(now, force=True)
+
+    # -- disk budget -----------------------------------------------------------------------------
+    def _check_storage(self, now: float, force: bool = False) -> None:
+        """The disk budget of raw poses (:func:`station.store.enforce_pose_budget`); when the disk stays low
+        even so, the running session stops keeping raw poses and goes on measuring."""
+        if self.store.path == ":memory:" or not self._storage_due.due(now, force):
+            return
+        s = self.session
+        try:
+            state = enforce_pose_budget(self.store, self.settings.storage, running=s.id if s else None,
+                                        disk_usage=self.options.disk_usage)
+        except StoreError as exc:
+            log.error("disk budget check failed: %s", exc)
+            return
+        if state.low_disk and s is not None and s.keep_poses:
+            self._stop_keeping_poses(f"low disk: {state.available_bytes / 1e6:.0f} MB available, "
+                                     f"{state.min_free_bytes / 1e6:.0f} MB wanted")
+
+    def _stop_keeping_poses(self, reason: str) -> None:
+        s = self.session
+        if s is None or not s.keep_poses:
+            return
+        s.keep_poses = False
+        s.poses.take() if s.poses else None
+        log.error("session %d: %s; its raw poses are removed, steps and summary are kept", s.id, reason)
+        with contextlib.suppress(StoreError):
+            self.store.remove_poses(s.id, reason)
 
     # -- settings ------------------------------------------------------------------------------
     def _new_analyzer(self, settings: Settings) -> GaitAnalyzer:

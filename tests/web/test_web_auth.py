@@ -199,3 +199,44 @@ def test_everything_but_the_live_page_needs_login(app: Flask, client: FlaskClien
         assert r.status_code in (302, 401), path
         if r.status_code == 302:
             assert r.location.startswith("/auth/login"), path
+
+
+def _copy_cookies(src: FlaskClient, dst: FlaskClient) -> None:
+    """What a sniffer on plain-HTTP Wi-Fi gets: the session cookie, replayed from another device."""
+    for cookie in src._cookies.values():
+        dst.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def test_logout_ends_the_session_on_the_server(app: Flask, client: FlaskClient, auth: AuthActions,
+                                               session_id: int) -> None:
+    """Issue 14 finding 4: a cookie copied before logout no longer opens anything after it."""
+    auth.login()
+    thief = app.test_client()
+    _copy_cookies(client, thief)
+    assert thief.get("/sessions/").status_code == 200  # the copy works while the login lasts
+    assert auth.logout().status_code == 302
+    assert thief.get("/sessions/").status_code == 302
+    assert thief.get("/api/sessions").status_code == 401
+
+
+def test_a_password_change_ends_every_other_login_on_the_server(app: Flask, client: FlaskClient,
+                                                                auth: AuthActions) -> None:
+    auth.login()
+    other = app.test_client()
+    AuthActions(other).login()
+    thief = app.test_client()
+    _copy_cookies(client, thief)  # a copy of the changing phone's own cookie, taken before the change
+    r = auth.post("/auth/password", {"current": PASSWORD, "password": "a new password", "confirm": "a new password"})
+    assert r.status_code == 302
+    assert client.get("/sessions/").status_code == 200
+    assert other.get("/sessions/").status_code == 302 and thief.get("/sessions/").status_code == 302
+
+
+def test_ids_beyond_sqlite_integers_are_404(client: FlaskClient, auth: AuthActions) -> None:
+    """Issue 14 finding 8: a 25-digit id is 'not found', not a 500 with a traceback in the log."""
+    huge = "9" * 25
+    r = client.get(f"/api/live/commands/{huge}")  # public
+    assert r.status_code == 404 and r.is_json
+    auth.login()
+    for path in (f"/sessions/{huge}", f"/runners/{huge}", f"/api/sessions/{huge}", f"/sessions/{huge}/steps.csv"):
+        assert client.get(path).status_code == 404, path

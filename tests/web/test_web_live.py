@@ -113,7 +113,8 @@ def test_preview_comes_from_the_status_path_only(client: FlaskClient, store: Sto
     assert client.get("/live/preview.jpg").status_code == 404  # an old frame is not shown as live
 
 
-def test_start_and_stop_go_through_commands(client: FlaskClient, store: Store) -> None:
+def test_start_and_stop_go_through_commands(client: FlaskClient, auth: AuthActions, store: Store) -> None:
+    auth.login()  # start/stop need the admin (or web.kiosk_start_stop)
     heartbeat(store)
     token = csrf_token(client, "/live")
     r = client.post("/live/start", json={"runner": "Ana"}, headers={"X-CSRFToken": token})
@@ -131,7 +132,8 @@ def test_start_and_stop_go_through_commands(client: FlaskClient, store: Store) -
     assert [c["kind"] for c in store.pending_commands()] == ["stop"]
 
 
-def test_start_with_a_form_post_redirects(client: FlaskClient, store: Store) -> None:
+def test_start_with_a_form_post_redirects(client: FlaskClient, auth: AuthActions, store: Store) -> None:
+    auth.login()  # start/stop need the admin (or web.kiosk_start_stop)
     heartbeat(store)
     r = client.post("/live/start", data={"runner": " Ana ", "csrf_token": csrf_token(client, "/live")})
     assert r.status_code == 302 and r.location == "/live"
@@ -149,7 +151,8 @@ def test_start_stop_need_csrf(client: FlaskClient, store: Store) -> None:
     assert store.pending_commands() == []
 
 
-def test_start_refused_when_station_offline(client: FlaskClient, store: Store) -> None:
+def test_start_refused_when_station_offline(client: FlaskClient, auth: AuthActions, store: Store) -> None:
+    auth.login()  # start/stop need the admin (or web.kiosk_start_stop)
     token = csrf_token(client, "/live")
     r = client.post("/live/start", json={"runner": "Ana"}, headers={"X-CSRFToken": token, "Accept": "application/json"})
     assert r.status_code == 503 and "offline" in r.get_json()["error"]
@@ -159,7 +162,8 @@ def test_start_refused_when_station_offline(client: FlaskClient, store: Store) -
     assert store.pending_commands() == []
 
 
-def test_start_rejects_long_names(client: FlaskClient, store: Store) -> None:
+def test_start_rejects_long_names(client: FlaskClient, auth: AuthActions, store: Store) -> None:
+    auth.login()  # start/stop need the admin (or web.kiosk_start_stop)
     heartbeat(store)
     token = csrf_token(client, "/live")
     r = client.post("/live/start", json={"runner": "x" * 81}, headers={"X-CSRFToken": token})
@@ -189,3 +193,26 @@ def test_live_page_escapes_runner_name(client: FlaskClient, store: Store) -> Non
     add_synthetic_session(store, "<b>bold</b>", 4, end=False)
     html = client.get("/live").get_data(as_text=True)
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_start_and_stop_need_the_admin_by_default(client: FlaskClient, auth: AuthActions, store: Store) -> None:
+    """Issue 14 finding 3: the live page is public and read-only; anyone on the Wi-Fi cannot stop a session."""
+    heartbeat(store)
+    assert client.get("/live").status_code == 200 and client.get("/api/live").status_code == 200
+    assert 'id="start-form"' not in client.get("/live").get_data(as_text=True)
+    token = csrf_token(client, "/live")
+    assert client.post("/live/start", json={"runner": "Eve"}, headers={"X-CSRFToken": token}).status_code == 401
+    add_synthetic_session(store, "Ana", 4, end=False)
+    assert client.post("/live/stop", json={}, headers={"X-CSRFToken": token}).status_code == 401
+    assert store.pending_commands() == [] and [r["name"] for r in store.runners()] == ["Ana"]
+    auth.login()
+    assert 'id="stop-form"' in client.get("/live").get_data(as_text=True)
+    assert auth.post_json("/live/stop").status_code == 202
+
+
+def test_the_kiosk_setting_opens_start_and_stop(client: FlaskClient, store: Store) -> None:
+    store.set_settings_overrides({"web": {"kiosk_start_stop": True}})
+    heartbeat(store)
+    assert 'id="start-form"' in client.get("/live").get_data(as_text=True)
+    token = csrf_token(client, "/live")
+    assert client.post("/live/start", json={"runner": "Ana"}, headers={"X-CSRFToken": token}).status_code == 202

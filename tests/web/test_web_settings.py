@@ -80,6 +80,10 @@ def test_changes_are_saved_as_validated_overrides(client: FlaskClient, logged_in
     ("camera__camera_roll_deg", "90", "config: camera.camera_roll_deg must be within ±45"),
     ("camera__distance_m", "0", "config: camera.distance_m must be between 0.5 and 50 (metres)"),
     ("cues__window_steps", "2.5", "config: cues.window_steps must be a whole number (got '2.5')"),
+    # issue 14 finding 6: nothing saved here may stop the station
+    ("cues__red_deg", "inf", "config: cues.red_deg must be a finite number (got inf)"),
+    ("session__absent_s", "nan", "config: session.absent_s must be a finite number (got nan)"),
+    ("session__default_runner", "x" * 81, "config: session.default_runner must have at most 80 characters"),
 ])
 def test_invalid_input_shows_one_line_and_saves_nothing(client: FlaskClient, logged_in: AuthActions, store: Store,
                                                         field: str, value: str, message: str) -> None:
