@@ -129,6 +129,7 @@ class Station:
         self._state, self._message = "starting", ""
         self._source_fps: float | None = None
         self._live = False
+        self._light_changed = False  # an LED cue shown since the last heartbeat
         board.when_pressed = self._pressed
 
     # -- the loop ------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ class Station:
             if self._live and self._camera_lost is None and (stalled := self._stall.check(now)) is not None:
                 self._camera_event(stalled)
             self._poll(now)
-            self._write_status(now)
+            self._write_status(now, force=self._light_changed)  # the page learns of a new light at once
             self._write_preview(now)
         self.report.exit_reason = self.report.exit_reason or "stopped"
 
@@ -396,6 +397,7 @@ class Station:
     def _show(self, events: list[CueEvent]) -> None:
         if self._camera_lost is not None:
             return  # the fault indicator owns the LEDs until the camera is back
+        self._light_changed = self._light_changed or any(ev.kind in ("led", "framing") for ev in events)
         for ev in events:
             try:
                 self.board.show(ev)
@@ -505,7 +507,8 @@ class Station:
             info = snap.get(side) or {}
             median = info.get("median_deg")
             sides[side] = SideStatus(drop_deg=None if median is None else round(median, 2), level=info.get("level"),
-                                     steps_in_window=int(info.get("steps") or 0))
+                                     steps_in_window=int(info.get("steps") or 0), amber_deg=info.get("amber_deg"),
+                                     red_deg=info.get("red_deg"))
         cadence = cadence_spm(s.steps[-CADENCE_STEPS:]) if s is not None else None
         state = self._state
         if self._camera_lost is None and state not in ("fault", "stopped"):
@@ -517,7 +520,8 @@ class Station:
             session_id=s.id if s else None, runner=s.runner if s else None, trigger=s.trigger if s else None,
             elapsed_s=round(s.last_t_s - s.t0_s, 1) if s else None, steps=len(s.steps) if s else 0,
             left=sides["left"], right=sides["right"], cadence_spm=None if cadence is None else round(cadence, 1),
-            cue=str(self.board.led_state), metronome_spm=snap.get("metronome_spm"), framing=self._framing(),
+            cue=str(self.board.led_state), cue_side=snap.get("light_side"), hysteresis_deg=snap.get("hysteresis_deg"),
+            metronome_spm=snap.get("metronome_spm"), framing=self._framing(),
             camera_ok=self._camera_lost is None, preview_path=str(preview) if preview and preview.exists() else None,
         )
 
@@ -534,6 +538,7 @@ class Station:
 
     def _write_status(self, now: float | None = None, force: bool = False) -> None:
         if self._status_due.due(time.monotonic() if now is None else now, force):
+            self._light_changed = False
             self.store.set_status(self.status())
 
     def _write_preview(self, now: float) -> None:
