@@ -138,6 +138,17 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class ClipSettings:
+    """Each session's short clip (station.live.clip), kept beside the database."""
+
+    enabled: bool = True
+    budget_mb: float = 200.0  # the clips folder is kept under this (oldest clips removed first)
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.budget_mb <= 100_000.0, "clips.budget_mb", "must be between 1 and 100000 (megabytes)")
+
+
+@dataclass(frozen=True)
 class WebSettings:
     live_page_public: bool = True  # the live page without login (everything else needs it)
     host: str = "0.0.0.0"
@@ -155,6 +166,7 @@ class Settings:
     pins: PinSettings = field(default_factory=PinSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    clips: ClipSettings = field(default_factory=ClipSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -264,6 +276,7 @@ TAKES_EFFECT: dict[str, str] = {
     "pins": AT_RESTART,
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
+    "clips": AT_RESTART,  # the clip recorder is made once, at start
 }
 
 

@@ -50,6 +50,11 @@ SESSION_INTERRUPTED = "interrupted"
 STEP_COLUMNS: tuple[str, ...] = STEP_FIELDS
 
 
+def clip_path(db_path: str | Path, session_id: int) -> Path:
+    """Where a session's clip lives: ``clips/session-<id>.mp4`` beside the database (station.live.clip)."""
+    return Path(db_path).parent / "clips" / f"session-{int(session_id)}.mp4"
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -367,6 +372,13 @@ class Store:
             self.db.execute("delete from sessions where id = ?", [session_id])
 
         self._write(delete)
+        clip = self.clip_path(session_id)
+        if clip is not None:
+            clip.unlink(missing_ok=True)
+
+    def clip_path(self, session_id: int) -> Path | None:
+        """The session's clip file (it may not exist); None for a database in memory."""
+        return None if self.path == ":memory:" else clip_path(self.path, session_id)
 
     # -- steps ---------------------------------------------------------------------------------
     def add_step(self, session_id: int, step: Step | Mapping[str, Any]) -> int:

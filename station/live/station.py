@@ -105,6 +105,7 @@ class Station:
         options: RunOptions | None = None,
         config_path: str | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_frame: Callable[[int, float, Frame, Pose], None] | None = None,
     ) -> None:
         self.options = options or RunOptions()
         self.store = store
@@ -115,6 +116,7 @@ class Station:
         self._open_source = open_source
         self._poser = FramePoser(estimator_factory, self.options.source_name)
         self._on_event = on_event
+        self._on_frame = on_frame  # (session id, session time, frame, pose) for each frame of a session: the clip
         self._auto = AutoStart(self._new_analyzer(self.settings))
         self._stall = StallWatch(self.options.stall_s)
         self._camera_lost: CaptureEvent | None = None
@@ -252,6 +254,8 @@ class Station:
         self.report.frames += 1
         s = self.session
         if s is not None:
+            if self._on_frame is not None:
+                self._on_frame(s.id, s.session_time(frame.t_s), frame, pose)
             n_steps = self._feed_session(s, pose)
             if (limit := s.runner_gone(s.analyzer.status.in_view, pose.t_s)) is not None:
                 self.end_session(f"runner gone for {limit:.0f} s")
