@@ -44,6 +44,7 @@ class CameraSettings:
     view: View = "posterior"
     camera_roll_deg: float | None = None  # declared roll (levelled camera: 0); None = unknown
     distance_m: float | None = None  # declared distance from the lens to the runner's pelvis; None = unknown
+    hfov_deg: float = 66.0  # the camera's horizontal field of view (Camera Module 3: 66; Wide: 102)
 
     def __post_init__(self) -> None:
         _check(1.0 <= self.fps <= 240.0, "camera.fps", "must be between 1 and 240")
@@ -53,6 +54,7 @@ class CameraSettings:
         if self.distance_m is not None:
             lo, hi = CAMERA_DISTANCE_RANGE_M
             _check(lo <= self.distance_m <= hi, "camera.distance_m", f"must be between {lo:g} and {hi:g} (metres)")
+        _check(20.0 <= self.hfov_deg <= 180.0, "camera.hfov_deg", "must be between 20 and 180 (degrees)")
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ TAKES_EFFECT: dict[str, str] = {
     "camera": NEXT_SESSION,  # each session builds its analyzer from the settings at its start
     "camera.source": AT_RESTART,
     "camera.fps": AT_RESTART,  # the camera is opened once, at start
+    "camera.hfov_deg": AT_ONCE,  # only the set-up assistant's distance estimate reads it
     "model": AT_RESTART,
     "cues": NEXT_SESSION,  # each session builds its cue policy at its start
     "cues.buzzer_kind": AT_RESTART,  # the board is opened once, at start

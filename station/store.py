@@ -276,6 +276,19 @@ class Store:
 
         self._write(merge)
 
+    def delete_runner(self, runner_id: int) -> None:
+        """Remove a runner who has no sessions (their sessions were all deleted or merged elsewhere)."""
+        if self.runner(runner_id) is None:
+            raise InputError(f"no runner {runner_id}")
+
+        def delete() -> None:
+            n = self.db.execute("select count(*) from sessions where runner_id = ?", [runner_id]).fetchone()[0]
+            if n:
+                raise InputError(f"this runner has {n} session(s): delete or merge them first")
+            self.db.execute("delete from runners where id = ?", [runner_id])
+
+        self._write(delete)
+
     # -- sessions ------------------------------------------------------------------------------
     def start_session(
         self,

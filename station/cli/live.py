@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from station.cli.build import built_station, preview_path_for, run_until_stopped
-from station.config import Settings, default_db_path, load_settings
+from station.config import CameraSettings, Settings, default_db_path, load_settings
 from station.errors import InputError, StationError
 from station.live.station import RunOptions
 
@@ -227,8 +228,10 @@ def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, por
     db = Path(db_path) if db_path else default_db_path().parent / "demo.db"
     if db.is_dir():
         raise InputError(f"--db {db}: is a directory, not a database file")
-    settings = Settings()
     runner = SimulatedRunner(demo_runner(duration_s, seed=seed))
+    sim = runner.params  # the simulated camera's field of view, so the set-up assistant's distance is right
+    hfov_deg = math.degrees(2 * math.atan(sim.frame_size[0] / 2 / sim.focal_px))
+    settings = Settings(camera=CameraSettings(hfov_deg=hfov_deg))
     fps = 30.0
 
     web_proc, url = (None, None) if no_web else start_web(db, port)

@@ -42,7 +42,7 @@ from station.config import Settings, analyzer_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import SourceError, StationError, StoreError
 from station.gait.analyzer import GaitAnalyzer
-from station.gait.framing import FramingStatus, FramingView, framing_advice, judge
+from station.gait.framing import FramingStatus, FramingView, framing_advice, framing_measures, judge
 from station.gait.steps import Step
 from station.gait.summary import cadence_spm, summarize
 from station.keypoints import Pose
@@ -68,7 +68,7 @@ class RunOptions:
     session_at_once: str | None = None  # trigger of a session that starts with the stream (and ends at its end)
     runner: str | None = None
     preview_path: Path | None = None
-    preview_period_s: float = 0.5
+    preview_period_s: float = 0.25  # four a second: fast enough to aim the camera by (the set-up assistant)
     status_period_s: float = 1.0
     command_poll_s: float = 0.5
     pose_flush_s: float = 1.0
@@ -534,11 +534,12 @@ class Station:
         status = (self.session.analyzer if self.session else self._auto.analyzer).status
         poses = list(self._recent_poses)
         size = poses[-1].frame_size if poses else None
-        advice = None
+        advice = measures = None
         if size:
-            advice = framing_advice(np.stack([p.xy for p in poses]), np.stack([p.score for p in poses]), size,
-                                    view=self.settings.camera.view)
-        return judge(status, advice)
+            xy, score = np.stack([p.xy for p in poses]), np.stack([p.score for p in poses])
+            advice = framing_advice(xy, score, size, view=self.settings.camera.view)
+            measures = framing_measures(xy, score, size, hfov_deg=self.settings.camera.hfov_deg)
+        return judge(status, advice, measures)
 
     def _write_status(self, now: float | None = None, force: bool = False) -> None:
         if self._status_due.due(time.monotonic() if now is None else now, force):
