@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from station.live.clip import Mp4Encoder
 from station.store import Store
-from tests.web.conftest import AuthActions, add_synthetic_session
+from tests.web.conftest import AuthActions, add_session, add_synthetic_session
 from web import metrics
 
 
@@ -21,41 +21,6 @@ from web import metrics
 def logged_in(auth: AuthActions) -> AuthActions:
     assert auth.login().status_code == 302
     return auth
-
-
-def add_session(store: Store, runner: str, duration_s: float, left_deg: float, right_deg: float, *,
-                rise_deg: float = 0.0, pause: tuple[float, float] | None = None, seed: int = 0) -> int:
-    """A finished session of alternating steps at 166 steps/min with noisy drops (SD 1°), as the station stores
-    it (summary at the end); ``pause``: (from, to) s with the runner out of view."""
-    rng = np.random.default_rng(seed)
-    sid = store.start_session(runner=runner, source="test", model="sim", fps=30.0, trigger="web",
-                              settings={"cues": {"amber_deg": 4.0, "red_deg": 6.0, "hysteresis_deg": 0.5}})
-    period, t, i = 60.0 / 166.0, 0.4, 0
-    rows = []
-    while t < duration_s:
-        if pause and pause[0] <= t < pause[1]:
-            t = pause[1]
-            continue
-        side = "left" if i % 2 == 0 else "right"
-        rise = rise_deg * t / duration_s if side == "left" else 0.0  # the left side tires
-        drop = (left_deg if side == "left" else right_deg) + rise + rng.normal(0, 1.0)
-        rows.append({"side": side, "t_contact_s": t, "t_end_s": t + 0.22, "drop_excursion_deg": drop,
-                     "cadence_spm": 166.0, "trunk_lean_deg": 1.0, "step_width_norm": 0.2, "arm_cross_norm": -0.5,
-                     "arm_swing_norm": 0.3})
-        t += period
-        i += 1
-    with store.db.conn:  # one transaction: 5,000 steps in a moment
-        for idx, r in enumerate(rows):
-            store.db.execute("insert into steps (session_id, idx, side, t_contact_s, t_end_s, drop_excursion_deg, "
-                             "cadence_spm, trunk_lean_deg, step_width_norm, arm_cross_norm, arm_swing_norm, "
-                             "score_min, frames, flags, extra) values (?,?,?,?,?,?,?,?,?,?,?,0.8,8,'[]','{}')",
-                             [sid, idx, r["side"], r["t_contact_s"], r["t_end_s"], r["drop_excursion_deg"], r["cadence_spm"],
-                              r["trunk_lean_deg"], r["step_width_norm"], r["arm_cross_norm"], r["arm_swing_norm"]])
-        store.db.execute("update sessions set steps = ? where id = ?", [len(rows), sid])
-    from station.gait.summary import summarize
-
-    store.end_session(sid, summary=summarize(store.step_objects(sid)), duration_s=t)
-    return sid
 
 
 def test_login_is_the_login_page(client: FlaskClient) -> None:
@@ -205,7 +170,8 @@ def test_runner_list_shows_the_latest_figures(client: FlaskClient, logged_in: Au
     html = client.get("/runners/").get_data(as_text=True)
     card = re.search(r'<li class="card">.*?Ana.*?</li>', html, re.S).group(0)
     summary = store.summary(latest)
-    assert f"{summary.left['drop_excursion_deg']:.1f}°" in card and f"{summary.right['drop_excursion_deg']:.1f}°" in card
+    for side in ("left", "right"):
+        assert f"{summary.side(side)['drop_excursion_deg']:.1f}°" in card
     assert "2 sessions" in card
     assert "No sessions: open to remove the name." in html
 
