@@ -24,6 +24,17 @@ def num(value: Any, digits: int = 1, unit: str = "", signed: bool = False) -> st
     return text.replace("-", "−") + unit
 
 
+def ci(value: Any, unit: str = "°") -> str:
+    """The half-width of a 95 % range: "± 0.4°", "± <0.1°" when it rounds to nothing, "" when there is none.
+
+    >>> ci(0.42), ci(0.03), ci(None)
+    ('± 0.4°', '± <0.1°', '')
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+        return ""
+    return f"± {value:.1f}{unit}" if value >= 0.05 else f"± <0.1{unit}"
+
+
 def duration(seconds: Any) -> str:
     """``h:mm:ss`` or ``m:ss``.
 
@@ -63,5 +74,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["label_time"] = LABEL_TIME
     app.jinja_env.globals["measured_keys"] = measured_keys
     app.jinja_env.filters["num"] = num
+    app.jinja_env.filters["ci"] = ci
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["local_time"] = local_time

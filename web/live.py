@@ -91,7 +91,7 @@ def light_words(state: str | None, side: str | None, rolling: dict[str, dict[str
         return f"{str(state).capitalize()}."
     if state == "green":
         judged = [s for s in metrics.SIDES if rolling[s].get("level") in ("green", "amber", "red")]
-        who = "Both sides are" if len(judged) == 2 else f"The {side} side is"
+        who = "both sides are" if len(judged) == 2 else f"the {side} side is"
         return f"Green: {who} below amber ({amber:.1f}°); the worse, {side}, at {drop:.1f}°."
     line = amber if state == "amber" else red
     text = f"{str(state).capitalize()}: the {side} side's drop is {drop:.1f}° ({state} from {line:.1f}°)"
