@@ -3,17 +3,23 @@ screenshots in ``test-artifacts/``. The ``browser`` and ``page`` fixtures are in
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ARTIFACTS, PHONE, require_chromium
+import pytest
+
+from tests.conftest import ARTIFACTS, PHONE, ROOT, require_chromium
 
 __all__ = ["ARTIFACTS", "PASSWORD", "PHONE", "fits_phone", "free_port", "gait_station", "log_in", "require_chromium",
-           "screenshot", "stop_process"]
+           "screenshot", "serving", "station_env", "stop_process"]
 
 PASSWORD = "correct horse battery"
 
@@ -39,6 +45,35 @@ def stop_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def station_env(tmp: Path, db: Path) -> dict[str, str]:
+    """The environment of a station and its web app on ``db``: no settings file, the preview under ``tmp``."""
+    (tmp / "config.toml").write_text("", encoding="utf-8")
+    return {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(tmp / "run"),
+            "GAIT_STATION_CONFIG": str(tmp / "config.toml")}
+
+
+@contextlib.contextmanager
+def serving(db: Path, env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``gait-station serve`` on 127.0.0.1 (waitress, its own process) for the ``with`` block; its base URL."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*gait_station(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port",
+                                 str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"gait-station serve exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                if time.monotonic() > deadline:
+                    pytest.fail("gait-station serve did not listen within 30 s")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_process(proc)
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:

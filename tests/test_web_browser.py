@@ -12,13 +12,9 @@ Never run ``playwright install``: the browser is the distribution's.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,11 +27,12 @@ from tests.browser import (
     PASSWORD,
     PHONE,
     fits_phone,
-    free_port,
     gait_station,
     log_in,
     require_chromium,
     screenshot,
+    serving,
+    station_env,
     stop_process,
 )
 from tests.conftest import ROOT, require_shared
@@ -75,28 +72,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = tmp_path_factory.mktemp("web")
     db = tmp / "gait.db"
     sid = seed(db)
-    port = free_port()
-    env = {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(tmp / "run"),
-           "GAIT_STATION_CONFIG": str(tmp / "config.toml")}
-    (tmp / "config.toml").write_text("", encoding="utf-8")
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen([*gait_station(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gait-station serve exited ({proc.returncode}): {(tmp / 'serve.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("gait-station serve did not listen within 30 s")
-            time.sleep(0.1)
+    env = station_env(tmp, db)
+    with serving(db, env, tmp / "serve.log") as base:
         yield {"base": base, "db": db, "session_id": sid, "env": env, "tmp": tmp}
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 def test_login_open_a_session_and_see_the_chart(served: dict[str, Any], page: Any) -> None:

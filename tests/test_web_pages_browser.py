@@ -7,13 +7,9 @@ assistant while the demo's simulated runner runs. Screenshots (and the report as
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +22,12 @@ from tests.browser import (
     PASSWORD,
     PHONE,
     fits_phone,
-    free_port,
     gait_station,
     log_in,
     require_chromium,
     screenshot,
+    serving,
+    station_env,
     stop_process,
 )
 from tests.conftest import ROOT, skip_or_fail
@@ -51,9 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     require_chromium()
     tmp = tmp_path_factory.mktemp("pages")
     db = tmp / "gait.db"
-    (tmp / "config.toml").write_text("", encoding="utf-8")
-    env = {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(tmp / "run"),
-           "GAIT_STATION_CONFIG": str(tmp / "config.toml")}
+    env = station_env(tmp, db)
     from web.auth import set_password
 
     demo(db, env, 40.0, seed=7)  # two sessions of "Demo runner", each with its clip
@@ -64,25 +59,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         store.set_notes(long_id, "Tempo run, new shoes.\nLeft hip sore after 20 min.")
         store.runner_id("Nobody")  # a runner whose sessions were all deleted
         demo_runner = store.runner_id("Demo runner", create=False)
-    port = free_port()
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen([*gait_station(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gait-station serve exited: {(tmp / 'serve.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("gait-station serve did not listen within 30 s")
-            time.sleep(0.1)
-        yield {"base": f"http://127.0.0.1:{port}", "db": db, "env": env, "tmp": tmp, "long": long_id,
-               "demo_runner": demo_runner}
-    finally:
-        stop_process(proc)
-        log.close()
+    with serving(db, env, tmp / "serve.log") as base:
+        yield {"base": base, "db": db, "env": env, "tmp": tmp, "long": long_id, "demo_runner": demo_runner}
 
 
 def test_a_30_minute_session_on_a_phone(site: dict[str, Any], page: Any) -> None:
