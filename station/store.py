@@ -164,7 +164,7 @@ def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m003_arm_swing(db: sqlite_utils.Database) -> None:
+def m006_arm_swing(db: sqlite_utils.Database) -> None:
     """The arm swing of each step (:mod:`station.gait.arms`): two new :class:`Step` fields, two new columns."""
     for name in ("arm_cross_norm", "arm_swing_norm"):
         db["steps"].add_column(name, float)

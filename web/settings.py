@@ -34,14 +34,19 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
                                            "cues.fading_end_s"), False),
     ("camera", "Camera", ("camera.view", "camera.distance_m", "camera.camera_roll_deg", "camera.hfov_deg"), False),
     ("session", "Sessions", ("session.auto", "session.appear_s", "session.absent_s", "session.default_runner"), False),
-    ("web", "Live page", ("web.live_page_public",), False),
+    ("web", "Live page", ("web.live_page_public", "web.kiosk_start_stop"), False),
     ("judgement", "How the light judges", ("cues.window_steps", "cues.min_steps", "cues.hysteresis_deg",
                                            "cues.beep_s"), True),
     ("wiring", "Wiring (GPIO pins as BCM numbers) and buzzer", ("pins.green", "pins.amber", "pins.red",
                                                                 "pins.buzzer", "pins.button", "cues.buzzer_kind"),
      True),
     ("capture", "Camera capture and clips", ("camera.fps", "clips.enabled", "clips.budget_mb"), True),
+    ("storage", "Storage of the raw keypoints", ("storage.poses_max_disk_pct", "storage.poses_max_days",
+                                                 "storage.min_free_mb"), True),
 )
+#: settings the page never shows (set in the station's file): which camera and model, where the page listens
+NOT_ON_PAGE = ("camera.source", "model", "web.host", "web.port")
+MORE = ("more", "More settings")  # any other setting gets a field here, under its own name
 
 #: each setting in the page's words: (label, unit, help, {value: label} for choices)
 WORDS: dict[str, tuple[str, str, str, dict[str, str]]] = {
@@ -77,8 +82,15 @@ WORDS: dict[str, tuple[str, str, str, dict[str, str]]] = {
     "session.appear_s": ("Runner in view this long starts a session", "s", "", {}),
     "session.absent_s": ("Runner away this long ends it", "s", "", {}),
     "session.default_runner": ("Name when none is given", "", "", {}),
-    "web.live_page_public": ("Live page open to anyone on the Wi-Fi", "", "They can see it and start or stop a "
-                             "session without the password (a gym kiosk).", {}),
+    "web.live_page_public": ("Live page open to anyone on the Wi-Fi", "", "They can see it without the "
+                             "password.", {}),
+    "web.kiosk_start_stop": ("Anyone may start and stop sessions", "", "From the live page, without the password "
+                             "(a gym kiosk).", {}),
+    "storage.poses_max_disk_pct": ("Raw keypoints may use at most", "% of the disk", "Kept for re-analysis; the "
+                                   "oldest go first. Steps and summaries are always kept.", {}),
+    "storage.poses_max_days": ("Keep raw keypoints for at most", "days", "Empty: no age limit.", {}),
+    "storage.min_free_mb": ("Keep at least this much disk free", "MB", "Below it the raw keypoints go first and the "
+                            "running session stops keeping them (it goes on measuring).", {}),
     "cues.window_steps": ("Steps per side the light judges", "steps", "The median of each side's last steps.", {}),
     "cues.min_steps": ("Steps a side needs before a colour", "steps", "", {}),
     "cues.hysteresis_deg": ("A colour holds until the drop is back by", "°", "So a drop sitting on a line does not "
@@ -132,12 +144,24 @@ def _field(key: str) -> Field:
                  tuple((c, choice_words.get(c, c)) for c in choices))
 
 
+def _all_keys() -> list[str]:
+    out = []
+    for section, cls in typing.get_type_hints(Settings).items():
+        out += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
+    return out
+
+
 def form_fields() -> list[tuple[str, str, list[Field]]]:
-    """The form's groups: (id, title, fields)."""
-    return [(group, title, [_field(k) for k in keys]) for group, title, keys, _ in GROUPS]
+    """The form's groups: (id, title, fields); a setting none of them names (a new one) comes under "More"."""
+    known = _all_keys()
+    groups = [(group, title, [_field(k) for k in keys if k in known]) for group, title, keys, _ in GROUPS]
+    listed = {k for _, _, keys, _ in GROUPS for k in keys}
+    rest = [_field(k) for k in known if k not in listed and not any(k == n or k.startswith(n + ".")
+                                                                     for n in NOT_ON_PAGE)]
+    return [g for g in groups if g[2]] + ([(*MORE, rest)] if rest else [])
 
 
-ADVANCED = {group for group, _, _, advanced in GROUPS if advanced}
+ADVANCED = {group for group, _, _, advanced in GROUPS if advanced} | {MORE[0]}
 
 
 def page_error(message: str) -> str:
