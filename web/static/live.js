@@ -159,6 +159,7 @@
 
   function hookForm(id, payload) {
     var form = $(id);
+    if (!form) { return; }  // read-only: no controls on the page
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var button = form.querySelector("button");
