@@ -247,8 +247,9 @@ def test_cue_for_each_step_is_on_the_pins_within_50_ms(board: CueBoard, factory:
     """Policy + board, step by step as the live loop calls them: LED edges and beeps vs emission time.
 
     The drop worsens from 2 to 8 deg, so the light goes wait -> green -> amber -> red and beeps as
-    it turns red (one light: issue 11; it used to beep on every red step). Each step is emitted at the moment it is handed to the policy; the first edge on
-    the expected pin after that moment is the cue. The bound is the requirement itself (50 ms);
+    it turns red (one light: issue 11; it used to beep on every red step). Each step is emitted at
+    the moment it is handed to the policy; the first edge on the expected pin after that moment is
+    the cue. The bound is the requirement itself (50 ms);
     the mechanism (a register write in the caller's thread) takes microseconds.
     """
     step_s = 0.375
