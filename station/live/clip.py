@@ -25,6 +25,7 @@ import math
 import os
 import statistics
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -49,6 +50,7 @@ ASPECT = 3 / 4
 MAX_FPS = 30.0
 CRF = 28  # x264 quality: 23 is its default, higher is smaller; 28 keeps a skeleton on a 480 px frame sharp
 MIN_STEPS_PER_SIDE = 2
+MAX_PENDING = 45  # frames waiting for the encoder: beyond this a slow machine skips frames, never piles them up
 LEVEL_COLOUR = (255, 255, 255)
 
 
@@ -114,7 +116,7 @@ class Mp4Encoder:
             self._stream = self._container.add_stream("libx264", rate=int(MAX_FPS))
             self._stream.width, self._stream.height, self._stream.pix_fmt = w, h, "yuv420p"
             self._stream.time_base = Fraction(1, 1000)
-            self._stream.options = {"crf": str(self.crf), "preset": "veryfast", "profile": "main"}
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast", "profile": "main", "threads": "1"}
             self._t0 = t_s
         pts = max(round((t_s - self._t0) * 1000), self._last_pts + 1)
         self._last_pts = pts
@@ -206,6 +208,10 @@ class ClipRecorder:
         self.budget_bytes = budget_mb * 1e6
         self.height_px = height_px
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip")
+        self._pending = 0  # frames handed to the encoder and not yet encoded
+        self._pending_lock = threading.Lock()
+        self.skipped = 0
+        self._canvas: np.ndarray | None = None
         self._session: int | None = None
         self._next_s = FIRST_S
         self._recording: _Candidate | None = None
@@ -262,9 +268,14 @@ class ClipRecorder:
             return
         if t_s - rec.last_t_s < 1.0 / MAX_FPS - 1e-3:
             return
+        with self._pending_lock:
+            if self._pending >= MAX_PENDING:
+                self.skipped += 1
+                return
+            self._pending += 1
         rec.last_t_s = t_s
         rec.frames += 1
-        image = frame.image if frame.image is not None else blank_canvas(pose)
+        image = frame.image if frame.image is not None else self._blank(pose)
         if rec.crop is None:
             rec.crop = crop_box(image.shape[1], image.shape[0], pose.xy, pose.score)
         x, y, w, h = rec.crop
@@ -275,9 +286,19 @@ class ClipRecorder:
         xy = (pose.xy - [x, y]) * [size[0] / w, size[1] / h]
         self._pool.submit(self._encode_frame, rec.encoder, t_s, small, xy, pose.score.copy())  # drawn off the loop
 
-    @staticmethod
-    def _encode_frame(encoder: Mp4Encoder, t_s: float, image: np.ndarray, xy: np.ndarray, score: np.ndarray) -> None:
-        encoder.add(t_s, draw_clip_frame(image, xy, score))
+    def _blank(self, pose: Pose) -> np.ndarray:
+        """The dark canvas of a frame without a picture, made once per size (only read: the crop is copied)."""
+        if self._canvas is None or (pose.frame_size and self._canvas.shape[1::-1] != tuple(pose.frame_size)):
+            self._canvas = blank_canvas(pose)
+        return self._canvas
+
+    def _encode_frame(self, encoder: Mp4Encoder, t_s: float, image: np.ndarray, xy: np.ndarray,
+                      score: np.ndarray) -> None:
+        try:
+            encoder.add(t_s, draw_clip_frame(image, xy, score))
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
 
     def _close_recording(self) -> None:
         rec, self._recording = self._recording, None
