@@ -63,6 +63,7 @@ class CameraSettings:
     view: View = "posterior"
     camera_roll_deg: float | None = None  # declared roll (levelled camera: 0); None = unknown
     distance_m: float | None = None  # declared distance from the lens to the runner's pelvis; None = unknown
+    hfov_deg: float = 66.0  # the camera's horizontal field of view (Camera Module 3: 66; Wide: 102)
 
     def __post_init__(self) -> None:
         _check(1.0 <= self.fps <= 240.0, "camera.fps", "must be between 1 and 240")
@@ -72,6 +73,7 @@ class CameraSettings:
         if self.distance_m is not None:
             lo, hi = CAMERA_DISTANCE_RANGE_M
             _check(lo <= self.distance_m <= hi, "camera.distance_m", f"must be between {lo:g} and {hi:g} (metres)")
+        _check(20.0 <= self.hfov_deg <= 180.0, "camera.hfov_deg", "must be between 20 and 180 (degrees)")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,17 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class ClipSettings:
+    """Each session's short clip (station.live.clip), kept beside the database."""
+
+    enabled: bool = True
+    budget_mb: float = 200.0  # the clips folder is kept under this (oldest clips removed first)
+
+    def __post_init__(self) -> None:
+        _check(1.0 <= self.budget_mb <= 100_000.0, "clips.budget_mb", "must be between 1 and 100000 (megabytes)")
+
+
+@dataclass(frozen=True)
 class WebSettings:
     live_page_public: bool = True  # the live page without login, read-only (everything else needs it)
     kiosk_start_stop: bool = False  # anyone on the network may start and stop sessions (a gym kiosk)
@@ -192,6 +205,7 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    clips: ClipSettings = field(default_factory=ClipSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -298,6 +312,7 @@ TAKES_EFFECT: dict[str, str] = {
     "camera": NEXT_SESSION,  # each session builds its analyzer from the settings at its start
     "camera.source": AT_RESTART,
     "camera.fps": AT_RESTART,  # the camera is opened once, at start
+    "camera.hfov_deg": AT_ONCE,  # only the set-up assistant's distance estimate reads it
     "model": AT_RESTART,
     "cues": NEXT_SESSION,  # each session builds its cue policy at its start
     "cues.buzzer_kind": AT_RESTART,  # the board is opened once, at start
@@ -305,6 +320,7 @@ TAKES_EFFECT: dict[str, str] = {
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
     "storage": AT_ONCE,  # the station checks the disk budget every minute
+    "clips": AT_RESTART,  # the clip recorder is made once, at start
 }
 
 

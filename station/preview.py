@@ -128,13 +128,18 @@ def _canvas_size(xy: np.ndarray, score: np.ndarray) -> tuple[int, int]:
     return w, h
 
 
+def blank_canvas(pose: Pose) -> np.ndarray:
+    """A dark RGB canvas of the pose's frame size (or one that holds its keypoints), for frames without a picture."""
+    w, h = pose.frame_size or _canvas_size(pose.xy, pose.score)
+    return np.full((h, w, 3), 32, np.uint8)
+
+
 def write_preview(image_rgb: np.ndarray | None, pose: Pose, path: str | Path,
                   max_width: int = PREVIEW_MAX_WIDTH) -> int:
     """The live preview: the frame (or a dark canvas for a pose track) at most ``max_width`` wide with the
     pose's skeleton drawn, written atomically as a JPEG; returns its bytes."""
     if image_rgb is None:
-        w, h = pose.frame_size or _canvas_size(pose.xy, pose.score)
-        image_rgb = np.full((h, w, 3), 32, np.uint8)
+        image_rgb = blank_canvas(pose)
     xy = pose.xy
     if image_rgb.shape[1] > max_width:
         k = max_width / image_rgb.shape[1]

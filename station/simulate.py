@@ -20,8 +20,9 @@ as ``../shared/tools/mocap_track.py`` does for the real motion-capture tracks:
 * **fatigue**: each side's drop grows linearly with time (deg per minute);
 * **knees** by two-link inverse kinematics from hip and ankle; **upper body**
   (shoulders with a counter-swing, elbows and wrists swinging opposite the legs,
-  ears, and a face mostly hidden from behind) so the trunk-lean and framing code
-  have something real to see;
+  ears, and a face mostly hidden from behind) so the trunk-lean, arm-swing and
+  framing code have something real to see; ``arm_inward_m`` brings the hands toward
+  (and past) the body's midline at the front of their swing;
 * **noise**: Gaussian pixel noise on every keypoint, per-keypoint scores, optional
   low-score dropouts; **absence**: time intervals in which nobody is in view
   (all scores 0), as when a runner steps off the treadmill or passes out of frame.
@@ -68,6 +69,7 @@ class RunnerParams:
     lateral_sway_m: float = 0.015
     pelvis_obliquity_offset_deg: float = 0.0  # a static tilt (leg length difference): not an excursion
     trunk_lean_deg: float = 3.0  # lateral lean toward the stance side, at mid-stance
+    arm_inward_m: float = 0.0  # how far each hand moves toward the body's midline at the front of its swing
     height_m: float = 1.75
     hip_width_m: float = 0.18
     step_width_m: float = 0.10
@@ -293,7 +295,8 @@ class SimulatedRunner:
             sh = pts[sh_i]
             elbow = sh + np.array([upper * math.sin(ang), -upper * math.cos(ang), z_sign * 0.03])
             fang = ang + math.radians(80.0)
-            wrist = elbow + np.array([fore * math.sin(fang), -fore * math.cos(fang), -z_sign * 0.04])
+            inward = p.arm_inward_m * max(0.0, swing)  # toward the midline as the arm comes forward
+            wrist = elbow + np.array([fore * math.sin(fang), -fore * math.cos(fang), -z_sign * (0.04 + inward)])
             pts[el_i], pts[wr_i] = elbow, wrist
         hx, hy, hz = sx + 0.02, sy + 0.13 * p.height_m, sz + 0.3 * (sz - pz)
         pts[BodyPart.NOSE] = (hx + 0.10, hy - 0.02, hz)

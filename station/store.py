@@ -58,6 +58,11 @@ POSE_ENCODING = "t:f8,kp:f4x51"
 STEP_COLUMNS: tuple[str, ...] = STEP_FIELDS
 
 
+def clip_path(db_path: str | Path, session_id: int) -> Path:
+    """Where a session's clip lives: ``clips/session-<id>.mp4`` beside the database (station.live.clip)."""
+    return Path(db_path).parent / "clips" / f"session-{int(session_id)}.mp4"
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -192,6 +197,13 @@ def m005_session_clock(db: sqlite_utils.Database) -> None:
     db["sessions"].add_column("clock", str)
     db["sessions"].add_column("boot_id", str)
     db["sessions"].add_column("boot_s", float)
+
+
+@migrations()
+def m006_arm_swing(db: sqlite_utils.Database) -> None:
+    """The arm swing of each step (:mod:`station.gait.arms`): two new :class:`Step` fields, two new columns."""
+    for name in ("arm_cross_norm", "arm_swing_norm"):
+        db["steps"].add_column(name, float)
 
 
 class Store:
@@ -353,6 +365,19 @@ class Store:
 
         self._write(merge)
 
+    def delete_runner(self, runner_id: int) -> None:
+        """Remove a runner who has no sessions (their sessions were all deleted or merged elsewhere)."""
+        if self.runner(runner_id) is None:
+            raise InputError(f"no runner {runner_id}")
+
+        def delete() -> None:
+            n = self.db.execute("select count(*) from sessions where runner_id = ?", [runner_id]).fetchone()[0]
+            if n:
+                raise InputError(f"this runner has {n} session(s): delete or merge them first")
+            self.db.execute("delete from runners where id = ?", [runner_id])
+
+        self._write(delete)
+
     # -- sessions ------------------------------------------------------------------------------
     def start_session(
         self,
@@ -480,6 +505,13 @@ class Store:
             self.db.execute("delete from sessions where id = ?", [session_id])
 
         self._write(delete)
+        clip = self.clip_path(session_id)
+        if clip is not None:
+            clip.unlink(missing_ok=True)
+
+    def clip_path(self, session_id: int) -> Path | None:
+        """The session's clip file (it may not exist); None for a database in memory."""
+        return None if self.path == ":memory:" else clip_path(self.path, session_id)
 
     # -- steps ---------------------------------------------------------------------------------
     def add_step(self, session_id: int, step: Step | Mapping[str, Any]) -> int:

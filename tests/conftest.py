@@ -7,13 +7,27 @@ except under CI=true, where a missing shared folder is a failure.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# the browser tests (tests/browser.py): Debian's Chromium, never `playwright install`
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 def skip_or_fail(msg: str) -> NoReturn:
@@ -57,3 +71,37 @@ def blazepose_spec():
         except ModelError as exc:
             skip_or_fail(f"blazepose-full is not installed and could not be fetched: {exc}")
     return spec
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.js_errors = errors
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def require_chromium() -> Path:
+    """Debian's Chromium; skip (or fail under CI=true) without it."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+    return CHROMIUM

@@ -50,6 +50,17 @@ def run(policy: CuePolicy, steps: list[Step]) -> list[list[CueEvent]]:
     return [policy.on_step(s) for s in steps]
 
 
+def shown(per_step: list[list[CueEvent]]) -> list[str | None]:
+    """What the one light shows after each step: LED events come only when it changes, so carry it forward."""
+    out: list[str | None] = []
+    state = None
+    for events in per_step:
+        for e in led_events(events):
+            state = e.state
+        out.append(state)
+    return out
+
+
 # ---------------------------------------------------------------------------------- pure helpers
 
 
@@ -105,13 +116,16 @@ def test_a_healthy_runner_is_green_after_seven_steps_per_side(truth_steps: list[
     policy = CuePolicy(CueSettings())
     per_step = run(policy, truth_steps)
     seen = {"left": 0, "right": 0}
-    for step, events in zip(truth_steps, per_step, strict=True):
+    # one light: an LED event only when what it shows changes (issue 11; it used to follow every step's side)
+    states = shown(per_step)
+    for step, events, state in zip(truth_steps, per_step, states, strict=True):
         seen[step.side] += 1
-        (ev,) = led_events(events)
-        assert ev.side == step.side
-        assert ev.t_s == step.t_end_s
-        assert ev.state == (Led.WAIT if seen[step.side] < 7 else Led.GREEN)
-        assert ev.reason
+        assert state == (Led.WAIT if max(seen.values()) < 7 else Led.GREEN)
+        for ev in led_events(events):
+            assert ev.t_s == step.t_end_s
+            assert ev.reason
+            assert ev.side == (None if ev.state == Led.WAIT else step.side)
+    assert [e.state for ev in per_step for e in led_events(ev)] == [Led.WAIT, Led.GREEN]
     assert not any(e.kind == "buzzer" for events in per_step for e in events)
     snap = policy.snapshot()
     assert snap["left"]["level"] == "green" and snap["left"]["steps"] == 8
@@ -142,28 +156,34 @@ def test_a_worsening_drop_goes_green_amber_red_when_the_median_crosses() -> None
     steps = make_steps(drops)
     s = CueSettings(hysteresis_deg=0.5)
     per_step = run(CuePolicy(s), steps)
-    for i, (step, events) in enumerate(zip(steps, per_step, strict=True)):
-        (ev,) = led_events(events)
-        side_vals = [d for j, d in enumerate(drops[: i + 1]) if steps[j].side == step.side][-8:]
-        median = float(np.median(side_vals))
-        assert ev.value == pytest.approx(median)
-        if len(side_vals) < 7:
+    states = shown(per_step)
+    for i, events in enumerate(per_step):
+        side_vals = {side: [d for j, d in enumerate(drops[: i + 1]) if steps[j].side == side][-8:]
+                     for side in ("left", "right")}
+        medians = {side: float(np.median(v)) for side, v in side_vals.items() if len(v) >= 7}
+        if not medians:
             expected = Led.WAIT
-        else:  # rising: no hysteresis on the way up
-            expected = Led.RED if median >= 6.0 else Led.AMBER if median >= 4.0 else Led.GREEN
-        assert ev.state == expected, (i, median, ev)
+        else:  # rising: no hysteresis on the way up; the light is the worse side's
+            worst = max(medians.values())
+            expected = Led.RED if worst >= 6.0 else Led.AMBER if worst >= 4.0 else Led.GREEN
+        assert states[i] == expected, (i, medians, events)
+        for ev in led_events(events):  # an event names the worse side and carries its median
+            if ev.state != Led.WAIT:
+                assert ev.value == pytest.approx(medians[ev.side]) and ev.value == max(medians.values())
         beeps = [e for e in events if e.kind == "buzzer"]
-        assert [b.state for b in beeps] == (["beep"] if expected == Led.RED else [])
+        turned_red = expected == Led.RED and (i == 0 or states[i - 1] != Led.RED)
+        assert [b.state for b in beeps] == (["beep"] if turned_red else [])
         if beeps:
-            assert beeps[0].value == s.beep_s and beeps[0].side == step.side
-    states = [led_events(e)[0].state for e in per_step]
+            assert beeps[0].value == s.beep_s and beeps[0].side is None  # the beep names no side
     assert states.index(Led.AMBER) < states.index(Led.RED)
+    # the light changes only when the judgement changes: wait, green, amber, red
+    assert [e.state for ev in per_step for e in led_events(ev)] == [Led.WAIT, Led.GREEN, Led.AMBER, Led.RED]
 
 
 def test_hysteresis_holds_amber_until_the_median_is_clearly_below() -> None:
     policy = CuePolicy(CueSettings(amber_deg=4.0, red_deg=6.0, hysteresis_deg=0.5))
     steps = make_steps([4.2] * 16 + [3.7] * 16 + [3.3] * 16)
-    states = [led_events(e)[0].state for e in run(policy, steps)]
+    states = shown(run(policy, steps))
     assert states[14:16] == [Led.AMBER, Led.AMBER]
     assert set(states[16:32]) == {Led.AMBER}  # 3.7 is inside the band: no flicker back to green
     assert states[-1] == Led.GREEN
@@ -173,12 +193,11 @@ def test_steps_without_a_drop_value_do_not_count() -> None:
     policy = CuePolicy(CueSettings())
     steps = make_steps([2.0, 2.0, None, None] * 6)  # left gets 2.0, right gets None... alternating by index
     per_step = run(policy, steps)
-    left = [led_events(e) for s, e in zip(steps, per_step, strict=True) if s.side == "left"]
-    right = [led_events(e) for s, e in zip(steps, per_step, strict=True) if s.side == "right"]
     # indices 0,2 are left (2.0, None), 1,3 right (2.0, None): each side has one valid step in two
-    assert sum(1 for e in left if e) == 6 and sum(1 for e in right if e) == 6
-    assert policy.snapshot()["left"]["steps"] == 6
-    assert all(e[0].state == Led.WAIT for e in left if e)  # 6 < 7 valid steps: still no judgement
+    assert policy.snapshot()["left"]["steps"] == 6 and policy.snapshot()["right"]["steps"] == 6
+    # 6 < 7 valid steps: still no judgement (one light: a single "wait" event, as nothing changes after it)
+    assert set(shown(per_step)) == {Led.WAIT}
+    assert [e.state for ev in per_step for e in led_events(ev)] == [Led.WAIT]
 
 
 def test_baseline_mode_judges_change_from_the_runners_own_start() -> None:
@@ -186,16 +205,20 @@ def test_baseline_mode_judges_change_from_the_runners_own_start() -> None:
     n_base = int(60.0 / STEP_S) + 2
     drops = [3.0] * n_base + [5.5] * 20 + [6.2] * 20 + [7.6] * 20
     steps = make_steps(drops)
-    per_step = run(CuePolicy(s), steps)
-    states = [led_events(e)[0].state for e in per_step]
+    policy = CuePolicy(s)
+    per_step = []
+    for i, step in enumerate(steps):
+        per_step.append(policy.on_step(step))
+        if i == 40:
+            assert "collecting baseline" in policy.judgement().reason
+    states = shown(per_step)
     assert set(states[: n_base - 2]) == {Led.WAIT}  # collecting the baseline: no colour
-    assert "collecting baseline" in led_events(per_step[40])[0].reason
     assert states[n_base + 19] == Led.GREEN  # 5.5 < 3.0 + 2.8
     assert states[n_base + 39] == Led.AMBER  # 6.2 >= 5.8
     assert states[-1] == Led.RED  # 7.6 >= 7.2
-    assert "baseline 3.0°" in led_events(per_step[-1])[0].reason
+    assert "baseline 3.0°" in [e for ev in per_step for e in led_events(ev)][-1].reason
     # the same drops judged against absolute thresholds would be red long before
-    abs_states = [led_events(e)[0].state for e in run(CuePolicy(replace(s, mode="absolute")), steps)]
+    abs_states = shown(run(CuePolicy(replace(s, mode="absolute")), steps))
     assert abs_states[n_base + 39] == Led.RED
 
 
@@ -204,7 +227,7 @@ def test_baseline_waits_for_enough_steps_when_the_runner_started_late() -> None:
     # session starts at 0 (a status), the runner's first step comes at 9 s: baseline needs 7 steps a side
     policy = CuePolicy(s, session_start_s=0.0)
     steps = make_steps([2.0] * 30, t0_s=9.0)
-    states = [led_events(e)[0].state for e in run(policy, steps)]
+    states = shown(run(policy, steps))
     assert states[:12] == [Led.WAIT] * 12  # only 2 steps a side fell in the first 10 s
     assert states[12:14] == [Led.GREEN] * 2  # each side's 7th step: baseline from 7 steps, then judged
     assert policy.snapshot()["right"]["baseline_deg"] == pytest.approx(2.0)
@@ -218,7 +241,7 @@ def test_faded_feedback_cues_fewer_steps_as_the_session_goes_on() -> None:
     n = int(360.0 / STEP_S)
     steps = make_steps([2.0] * n)
     per_step = run(CuePolicy(s), steps)
-    cued = np.array([any(e.kind == "led" and e.state != Led.OFF for e in ev) for ev in per_step])
+    cued = np.array([state != Led.OFF for state in shown(per_step)])  # the light is lit (not withheld)
     t = np.array([st.t_end_s for st in steps])
     minute = (t // 60).astype(int)
     share = [cued[minute == m].mean() for m in range(6)]
@@ -289,3 +312,29 @@ def test_cue_events_are_stored_with_their_reason(tmp_path) -> None:
     assert {r["kind"] for r in rows} == {"led", "buzzer", "framing"}
     assert rows[-1]["state"] == events[-1].state and rows[-1]["reason"] == events[-1].reason
     assert all(r["reason"] for r in rows)
+
+
+def test_one_light_follows_the_worse_side_and_changes_only_when_the_judgement_does() -> None:
+    """Left red, right green (issue 11): the light is red from the left's judgement on, never alternating with the
+    stance side; one beep, naming no side; the snapshot says which side and with which thresholds."""
+    policy = CuePolicy(CueSettings())
+    drops = [7.0 if i % 2 == 0 else 2.0 for i in range(80)]  # left stance 7°, right stance 2°
+    per_step = run(policy, make_steps(drops))
+    events = [e for ev in per_step for e in ev]
+    assert [e.state for e in led_events(events)] == [Led.WAIT, Led.RED]
+    red = led_events(events)[1]
+    assert red.side == "left" and red.value == pytest.approx(7.0) and "right 2.0°" in red.reason
+    beeps = [e for e in events if e.kind == "buzzer"]
+    assert len(beeps) == 1 and beeps[0].side is None and "left" not in beeps[0].reason
+    snap = policy.snapshot()
+    assert (snap["light"], snap["light_side"]) == ("red", "left")
+    assert snap["left"]["level"] == "red" and snap["right"]["level"] == "green"
+    assert (snap["left"]["amber_deg"], snap["left"]["red_deg"], snap["hysteresis_deg"]) == (4.0, 6.0, 0.5)
+
+
+def test_a_tie_goes_to_the_side_further_above_its_threshold() -> None:
+    policy = CuePolicy(CueSettings())
+    run(policy, make_steps([4.2 if i % 2 == 0 else 5.1 for i in range(20)]))
+    j = policy.judgement()
+    assert (j.led, j.side) == (Led.AMBER, "right") and j.value == pytest.approx(5.1)
+    assert "amber until it is back to 3.5°" in j.reason

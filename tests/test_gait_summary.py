@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from station.gait.steps import Step
-from station.gait.summary import METRIC_KEYS, Summary, cadence_spm, summarize, thirds
+from station.gait.summary import METRIC_KEYS, Summary, cadence_spm, running_times_s, summarize, thirds
 
 
 def contacts(times: list[float]) -> list[Step]:
@@ -49,3 +49,14 @@ def test_thirds_split_by_stream_time() -> None:
     assert first[0] is steps[0] and last[-1] is steps[-1]
     assert max(s.t_contact_s for s in first) < min(s.t_contact_s for s in last)
     assert thirds(steps[:1]) == ([], [])
+
+
+def test_thirds_leave_out_time_out_of_view() -> None:
+    """30 s of running with a 12 s pause out of view in the last third: each third still holds a third of the
+    running (the pause used to shrink the last third to a few steps)."""
+    times = [i * 0.36 for i in range(84)] + [30.0 + 12.0 + i * 0.36 for i in range(1, 42)]
+    steps = contacts(times)
+    first, last = thirds(steps)
+    assert abs(len(first) - len(last)) <= 1 and len(first) == pytest.approx(len(steps) / 3, abs=1)
+    running = running_times_s(steps)
+    assert running[-1] == pytest.approx((len(steps) - 1) * 0.36, abs=0.01)  # the pause counts as one step time

@@ -274,6 +274,8 @@ def test_models_commands(weights, capsys):
     listed = json.loads(capsys.readouterr().out)
     assert listed["models_dir"] == str(weights)
     assert {m["name"]: m["status"] for m in listed["models"]}["movenet-lightning-int8"] == "missing"
+    assert main(["models", "list"]) == 0  # the missing default says how to get it
+    assert "fetch it with 'gait-station models fetch movenet-lightning-int8'" in capsys.readouterr().out
 
     assert main(["models", "add", str(require_shared(*LIGHTNING))]) == 0
     assert "movenet-lightning-int8: installed" in capsys.readouterr().out

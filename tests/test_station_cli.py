@@ -51,3 +51,13 @@ def test_db_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["db", "info", "--db", str(tmp_path / "nope.db")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"gait-station: {tmp_path / 'nope.db'}: no such database"]
+
+
+def test_db_info_after_the_demo_points_at_the_demos_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAIT_STATION_DB", str(tmp_path / "gait.db"))
+    (tmp_path / "demo.db").write_bytes(b"")  # `gait-station demo` keeps its sessions beside the station's database
+    assert main(["db", "info"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gait-station: {tmp_path / 'gait.db'}: no such database (the demo's is {tmp_path / 'demo.db'}: "
+                   f"add --db {tmp_path / 'demo.db'})"]

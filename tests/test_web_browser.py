@@ -12,15 +12,9 @@ Never run ``playwright install``: the browser is the distribution's.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,54 +22,25 @@ from typing import Any
 import pytest
 
 from station.store import Store
-from tests.conftest import ROOT, require_shared, skip_or_fail
+from tests.browser import (
+    ARTIFACTS,
+    PASSWORD,
+    PHONE,
+    fits_phone,
+    gait_station,
+    log_in,
+    require_chromium,
+    screenshot,
+    serving,
+    station_env,
+    stop_process,
+)
+from tests.conftest import ROOT, require_shared
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-ARTIFACTS = ROOT / "test-artifacts"
-PASSWORD = "correct horse battery"
 RUNNER = "Zoë <b>O'Brien</b> & co"  # escaping: this must show as text, never as markup
 LEFT_STEPS, RIGHT_STEPS = 21, 20
-
-
-def require_chromium() -> Path:
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
-    return CHROMIUM
-
-
-def gait_station() -> list[str]:
-    exe = Path(sys.executable).parent / "gait-station"
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from station.cli import main; sys.exit(main())"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def seed(db: Path) -> int:
@@ -107,78 +72,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = tmp_path_factory.mktemp("web")
     db = tmp / "gait.db"
     sid = seed(db)
-    port = free_port()
-    env = {**os.environ, "GAIT_STATION_DB": str(db), "GAIT_STATION_RUNTIME_DIR": str(tmp / "run"),
-           "GAIT_STATION_CONFIG": str(tmp / "config.toml")}
-    (tmp / "config.toml").write_text("", encoding="utf-8")
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen([*gait_station(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gait-station serve exited ({proc.returncode}): {(tmp / 'serve.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("gait-station serve did not listen within 30 s")
-            time.sleep(0.1)
+    env = station_env(tmp, db)
+    with serving(db, env, tmp / "serve.log") as base:
         yield {"base": base, "db": db, "session_id": sid, "env": env, "tmp": tmp}
-    finally:
-        stop_process(proc)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    pg.js_errors = errors
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
-    """The phone's screen as the user sees it (or the whole page) to test-artifacts/NAME."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
-
-
-def fits_phone(page: Any) -> None:
-    """Nothing wider than the phone: no sideways scrolling."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"page is {overflow}px wider than the {PHONE['viewport']['width']}px phone"
-
-
-def log_in(page: Any, base: str, then: str) -> None:
-    page.goto(base + then)
-    assert "/auth/login" in page.url  # behind the login
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_load_state()
-    assert "/auth/login" not in page.url, "login failed"
 
 
 def test_login_open_a_session_and_see_the_chart(served: dict[str, Any], page: Any) -> None:
@@ -210,6 +106,9 @@ def test_login_open_a_session_and_see_the_chart(served: dict[str, Any], page: An
     # escaping on the session page too: the notes' script is text
     assert page.locator("h1").inner_text() == RUNNER
     assert "<script>alert(1)</script>" in page.locator("textarea[name=notes]").input_value()
+    # the light's changes are folded (issue 11): open them to read them
+    assert not page.locator("#cues").is_visible()
+    page.click("#changes summary")
     assert page.locator("#cues").inner_text().count("amber") >= 1
     fits_phone(page)
     assert page.js_errors == []

@@ -22,7 +22,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -101,6 +101,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=live.index)
+    app.add_url_rule("/login", endpoint="login", view_func=_to_login)  # where people type it
 
     from web import filters
 
@@ -119,6 +120,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _to_login() -> Any:
+    """``/login`` is the login page (``/auth/login``), its ``next`` kept."""
+    return redirect(url_for("auth.login", **request.args))
 
 
 def _secret_key(db_path: str) -> str:

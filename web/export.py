@@ -9,16 +9,20 @@ JSON ``null``.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
 from station.keypoints import TRACK_COLUMNS
-from station.report import csv_lines, steps_csv_lines
+from station.report import STEP_CSV_COLUMNS, csv_lines
 from station.store import Store
 from web import queries
 from web.auth import login_required
 from web.db import get_store
+from web.filters import local_time
 from web.metrics import finite
 from web.sessions import get_runner_or_404, get_session_or_404, list_rows, session_detail
 
@@ -30,7 +34,18 @@ SESSION_KEYS = ("id", "runner_id", "runner", "started_at", "ended_at", "status",
 
 
 def _attachment(body: Any, mimetype: str, filename: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    """A download named ``filename``: an ASCII name for every browser, the name as it is (UTF-8) for the rest."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode() or "export"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
+
+
+def export_name(session: dict[str, Any], what: str, ext: str) -> str:
+    """``Ana-2024-05-01-1030-session-3-steps.csv``: who, when (local time) and which session, readable in a folder."""
+    runner = re.sub(r"[\s/\\:*?\"<>|]+", "-", (session.get("runner") or "no-name").strip()).strip("-.") or "no-name"
+    when = local_time(session.get("started_at"), "%Y-%m-%d-%H%M")
+    return f"{runner[:40]}-{when}-session-{session['id']}-{what}.{ext}"
 
 
 def session_json(session: dict[str, Any]) -> dict[str, Any]:
@@ -39,18 +54,25 @@ def session_json(session: dict[str, Any]) -> dict[str, Any]:
 
 def steps_document(store: Store, session: dict[str, Any]) -> dict[str, Any]:
     """The steps export: like the analysis report JSON of DESIGN.md, plus the session's facts."""
-    d = session_detail(store, session)
     return {"session": session_json(session), "source": session.get("source"), "fps": session.get("fps"),
-            "model": session.get("model"), "steps": d["steps"], "summary": d["summary"].to_dict(rounded=False)}
+            "model": session.get("model"), "steps": store.steps(session["id"]),
+            "summary": store.summary(session).to_dict(rounded=False)}
+
+
+#: the session columns each row of the steps CSV starts with: a file that travels alone still says whose steps
+SESSION_CSV_COLUMNS = ("session_id", "runner", "session_started_at")
 
 
 @bp.route("/<int:session_id>/steps.csv")
 @login_required
 def steps_csv(session_id: int) -> Response:
+    """One row per step: the session (id, runner, start in UTC), then ``idx`` and the step's fields."""
     store = get_store()
-    get_session_or_404(store, session_id)
-    body = "".join(steps_csv_lines(store.steps(session_id)))
-    return _attachment(body, "text/csv", f"session-{session_id}-steps.csv")
+    session = get_session_or_404(store, session_id)
+    facts = [session["id"], session.get("runner") or "", session.get("started_at") or ""]
+    rows = ([*facts, *(row.get(k) for k in STEP_CSV_COLUMNS)] for row in store.steps(session_id))
+    body = "".join(csv_lines((*SESSION_CSV_COLUMNS, *STEP_CSV_COLUMNS), rows))
+    return _attachment(body, "text/csv", export_name(session, "steps", "csv"))
 
 
 @bp.route("/<int:session_id>/steps.json")
@@ -59,7 +81,7 @@ def steps_json(session_id: int) -> Response:
     store = get_store()
     session = get_session_or_404(store, session_id)
     body = json.dumps(finite(steps_document(store, session)), indent=1, allow_nan=False, default=str)
-    return _attachment(body, "application/json", f"session-{session_id}-steps.json")
+    return _attachment(body, "application/json", export_name(session, "steps", "json"))
 
 
 @bp.route("/<int:session_id>/poses.csv")
@@ -67,10 +89,10 @@ def steps_json(session_id: int) -> Response:
 def poses_csv(session_id: int) -> Response:
     """The session's raw keypoints as the pose track CSV of DESIGN.md (readable by ``gait-station analyze``)."""
     store = get_store()
-    get_session_or_404(store, session_id)
+    session = get_session_or_404(store, session_id)
     track = store.pose_track(session_id)
     rows = (pose.to_row() for pose in track)
-    return _attachment(csv_lines(TRACK_COLUMNS, rows), "text/csv", f"session-{session_id}-poses.csv")
+    return _attachment(csv_lines(TRACK_COLUMNS, rows), "text/csv", export_name(session, "poses", "csv"))
 
 
 # -- JSON API ----------------------------------------------------------------------------------------
@@ -93,7 +115,9 @@ def api_session(session_id: int) -> Response:
     session = get_session_or_404(store, session_id)
     d = session_detail(store, session)
     return jsonify({"session": session_json(session), "summary": d["summary"].to_dict(rounded=False),
-                    "fatigue": d["fatigue"], "amber_deg": d["amber_deg"], "red_deg": d["red_deg"], "cues": d["cues"]})
+                    "fatigue": d["fatigue"], "verdict": d["verdict"],
+                    "drop": {side: e.to_dict() for side, e in d["drop"].items()},
+                    "amber_deg": d["amber_deg"], "red_deg": d["red_deg"], "cues": d["cues"]})
 
 
 @api.route("/sessions/<int:session_id>/steps")

@@ -37,6 +37,7 @@ from flask import (
 from station.config import Settings, check_runner_name
 from station.cues.policy import window_median_deg
 from station.errors import InputError
+from station.gait.framing import DEFAULT_LIMITS
 from station.gait.steps import Step
 from station.gait.summary import cadence_spm
 from station.live.status import StationStatus
@@ -68,21 +69,54 @@ def preview_file(status: StationStatus | None) -> Path | None:
     return path if path.is_file() else None
 
 
+LIGHT_WORDS = {
+    "off": "Dark: feedback is withheld for now (faded feedback); measuring goes on.",
+    "ready": "No session.",
+    "no_runner": "Blinking amber: the runner is not in view.",
+    "bad_framing": "Blinking amber: the runner is badly framed (see the camera below).",
+    "fault": "Blinking red: a fault (camera lost?).",
+}
+
+
+def light_words(state: str | None, side: str | None, rolling: dict[str, dict[str, Any]], hysteresis_deg: float | None,
+                min_steps: int) -> str:
+    """What the light shows, and why, in words: one sentence from the same heartbeat as the badge and the boxes."""
+    if state in LIGHT_WORDS:
+        return LIGHT_WORDS[state]  # type: ignore[index]
+    if state == "wait" or side not in rolling:
+        counts = ", ".join(f"{s} {rolling[s].get('steps') or 0}" for s in metrics.SIDES)
+        return f"Measuring: the light needs {min_steps} steps on a side ({counts})."
+    r = rolling[side]  # type: ignore[index]
+    drop, amber, red = r.get("drop_excursion_deg"), r.get("amber_deg"), r.get("red_deg")
+    if drop is None or amber is None or red is None:
+        return f"{str(state).capitalize()}."
+    if state == "green":
+        judged = [s for s in metrics.SIDES if rolling[s].get("level") in ("green", "amber", "red")]
+        who = "both sides are" if len(judged) == 2 else f"the {side} side is"
+        return f"Green: {who} below amber ({amber:.1f}°); the worse, {side}, at {drop:.1f}°."
+    line = amber if state == "amber" else red
+    text = f"{str(state).capitalize()}: the {side} side's drop is {drop:.1f}° ({state} from {line:.1f}°)"
+    if hysteresis_deg:
+        text += f"; it stays {state} until it is back to {line - hysteresis_deg:.1f}°"
+    return text + "."
+
+
 def session_view(store: Store, session: dict[str, Any], settings: Settings, now: dt.datetime,
                  status: StationStatus | None) -> dict[str, Any]:
     """The running session for the live page.
 
-    When the station's fresh heartbeat is about this session, the page shows the heartbeat as
-    it is: the cue policy's window medians and levels (which follow the baseline mode), the LED
-    state, the stream time elapsed, the cadence. Otherwise (the station is offline, or has not
-    yet said) the same window median and the same cadence are taken from the stored steps.
+    When the station's fresh heartbeat is about this session, the page shows the heartbeat as it is: the light
+    (the LED state and the side it rests on), each side's window median, level and thresholds, the stream time,
+    the cadence: the badge, the boxes and the stated thresholds come from one snapshot of the cue policy, so
+    they agree with each other and with the LED. Otherwise (the station is offline, or has not yet said) the
+    last stored light and the same window medians and cadence from the stored steps.
     """
     sid = session["id"]
-    window = int(((session.get("settings") or {}).get("cues") or {}).get("window_steps") or settings.cues.window_steps)
+    cues_cfg = (session.get("settings") or {}).get("cues") or {}
+    window = int(cues_cfg.get("window_steps") or settings.cues.window_steps)
+    min_steps = int(cues_cfg.get("min_steps") or settings.cues.min_steps)
     recent = queries.last_steps(store, sid, max(2 * window, LAST_STEPS_SHOWN))
     amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
-    cue_row = queries.last_cue(store, sid)
-    cue = None if cue_row is None else {k: cue_row.get(k) for k in ("kind", "state", "side", "value", "reason", "t_s")}
     live = status if status is not None and status.session_id == sid else None
     if live is not None:
         started = parse_utc(session.get("started_at"))
@@ -91,17 +125,20 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
             elapsed_s = max((now - started).total_seconds(), 0.0)
         cadence = live.cadence_spm
         rolling = {side: {"drop_excursion_deg": live.side(side).drop_deg, "steps": live.side(side).steps_in_window,
-                          "level": live.side(side).level} for side in metrics.SIDES}
-        if live.cue and not (cue and cue.get("state") == live.cue):
-            # the heartbeat is newer than the last stored cue: its state wins, without the stored cue's details
-            cue = {"kind": "led", "state": live.cue, "side": None, "value": None, "reason": "", "t_s": None}
+                          "level": live.side(side).level, "amber_deg": live.side(side).amber_deg,
+                          "red_deg": live.side(side).red_deg} for side in metrics.SIDES}
+        state, side, hysteresis = live.cue, live.cue_side, live.hysteresis_deg
     else:
         elapsed_s = session.get("duration_s")
         cadence = cadence_spm(Step.from_dict(r) for r in recent)
         rolling = {}
-        for side in metrics.SIDES:
-            drops = queries.last_measured_drops(store, sid, side, window)
-            rolling[side] = {"drop_excursion_deg": window_median_deg(drops), "steps": len(drops)}
+        for s in metrics.SIDES:
+            drops = queries.last_measured_drops(store, sid, s, window)
+            rolling[s] = {"drop_excursion_deg": window_median_deg(drops), "steps": len(drops), "level": None,
+                          "amber_deg": amber, "red_deg": red}
+        cue_row = queries.last_cue(store, sid)
+        state, side = (cue_row or {}).get("state"), (cue_row or {}).get("side")
+        hysteresis = cues_cfg.get("hysteresis_deg")
     return {
         "id": sid,
         "runner": session.get("runner"),
@@ -114,10 +151,24 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
         "cadence_spm": cadence,
         "amber_deg": amber,
         "red_deg": red,
-        "cue": cue,
+        "hysteresis_deg": hysteresis,
+        "cue": {"state": state, "side": side, "words": light_words(state, side, rolling, hysteresis, min_steps),
+                "live": live is not None},
         "last_steps": [{k: s.get(k) for k in ("idx", "side", "t_contact_s", "drop_excursion_deg", "cadence_spm")}
                        for s in recent[-LAST_STEPS_SHOWN:]],
     }
+
+
+def last_session_view(store: Store, last: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The session that ended last, as the live page shows it once it is over: its figures and verdict from the
+    summary the station stored (cheap enough to poll)."""
+    summary = store.summary(last)
+    amber, red = metrics.thresholds(last.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
+    drop = {side: metrics.drop_estimate(summary.side(side)).to_dict() for side in metrics.SIDES}
+    return {"id": last["id"], "runner": last.get("runner"), "started_at": last.get("started_at"),
+            "steps": last.get("steps"), "duration_s": last.get("duration_s"), "status": last.get("status"),
+            "cadence_spm": summary.cadence_spm, "drop": drop,
+            "verdict": metrics.verdict(summary, None, amber, red)}
 
 
 def station_online(status: StationStatus | None, now: dt.datetime | None = None) -> tuple[bool, float | None]:
@@ -147,11 +198,13 @@ def live_state(store: Store) -> dict[str, Any]:
     return {
         "now": now.isoformat(timespec="milliseconds"),
         "station": station,
-        "framing": status.framing.to_dict() if online and status is not None else {"ok": None, "messages": []},
+        "framing": (status.framing.to_dict() if online and status is not None
+                    else {"ok": None, "messages": [], "box": None, "tilt_deg": None, "distance_m": None}),
+        "distance_m": settings.camera.distance_m,
+        "level_tol_deg": DEFAULT_LIMITS.level_tol_deg,
         "preview": online and preview_file(status) is not None,
         "session": session_view(store, session, settings, now, status if online else None) if session else None,
-        "last_session": None if last is None else {"id": last["id"], "runner": last.get("runner"),
-                                                   "started_at": last.get("started_at"), "steps": last.get("steps")},
+        "last_session": None if last is None else last_session_view(store, last, settings),
         "amber_deg": settings.cues.amber_deg,
         "red_deg": settings.cues.red_deg,
     }

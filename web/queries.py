@@ -8,9 +8,16 @@ load a whole session's steps, and a runner's sessions with their summaries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
+from station.gait.steps import Step
 from station.store import Store, decode_step
+
+#: the Step fields the pages read, in the Step's order: everything but the flags, which only the exports carry
+_PAGE_FIELDS = tuple(f.name for f in fields(Step) if f.name != "flags")
+_FLAGS_AT = [f.name for f in fields(Step)].index("flags")
+_DEFAULTED = (_PAGE_FIELDS.index("score_min"), _PAGE_FIELDS.index("frames"))  # None in rows of old stations
 
 
 def last_steps(store: Store, session_id: int, limit: int, side: str | None = None) -> list[dict[str, Any]]:
@@ -21,6 +28,21 @@ def last_steps(store: Store, session_id: int, limit: int, side: str | None = Non
         params.append(side)
     rows = store.db.query(f"select * from steps where {where} order by idx desc limit ?", [*params, limit])
     return [decode_step(r) for r in reversed(list(rows))]
+
+
+def session_steps(store: Store, session_id: int) -> list[Step]:
+    """A session's steps as :class:`Step` objects for the pages, oldest first: one plain query, no JSON decoding
+    (a 30-minute session has ~5,000 steps and its page must stay fast; :meth:`Store.steps` gives the full rows)."""
+    cols = ", ".join(_PAGE_FIELDS)
+    rows = store.db.execute(f"select {cols} from steps where session_id = ? order by idx", [session_id])
+    out = []
+    for row in rows:
+        if row[_DEFAULTED[0]] is None or row[_DEFAULTED[1]] is None:
+            out.append(Step(**{k: v for k, v in zip(_PAGE_FIELDS, row, strict=True)
+                               if v is not None or k not in ("score_min", "frames")}))
+        else:
+            out.append(Step(*row[:_FLAGS_AT], (), *row[_FLAGS_AT:]))
+    return out
 
 
 def last_measured_drops(store: Store, session_id: int, side: str, limit: int) -> list[float]:

@@ -1,15 +1,17 @@
-"""Settings page: thresholds and cue options, view and camera roll, pins, sessions, the live page's openness.
+"""Settings page in plain words: the light and the buzzer, the camera, sessions, the live page; the rest (the
+judgement's details, the wiring, the camera's frame rate, clips) behind "Advanced".
 
-The form is built from the :mod:`station.config` dataclasses. What is saved
-is only what differs from the station's own settings (defaults + TOML file),
-as the ``settings`` overrides of the store, and only after
-``Settings.merged`` has validated the whole result: invalid input shows the
-one-line error and saves nothing.
+The form is built from the :mod:`station.config` dataclasses; each field has a label in plain words, its unit
+and a line of help (:data:`WORDS`). What is saved is only what differs from the station's own settings
+(defaults + TOML file), as the ``settings`` overrides of the store, and only after ``Settings.merged`` has
+validated the whole result: invalid input shows the one-line error, in the page's words
+(:func:`page_error`), and saves nothing. The validation rules are :mod:`station.config`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, Literal
@@ -23,51 +25,88 @@ from web.db import base_settings, get_store
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-#: (section, title, fields shown; None = all)
-SECTIONS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("cues", "Cues", None),
-    ("camera", "Camera", ("view", "camera_roll_deg", "distance_m", "fps")),
-    ("session", "Sessions", None),
-    ("pins", "GPIO pins (BCM numbers)", None),
-    ("web", "Web page", ("live_page_public", "kiosk_start_stop")),
-    ("storage", "Storage (raw poses)", None),
+#: the form's groups: (id, title, settings "section.key" in order, advanced)
+GROUPS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
+    ("light", "The light and the buzzer", ("cues.enabled", "cues.mode", "cues.amber_deg", "cues.red_deg",
+                                           "cues.baseline_s", "cues.baseline_amber_delta_deg",
+                                           "cues.baseline_red_delta_deg", "cues.beep_on_red", "cues.metronome",
+                                           "cues.metronome_gain_pct", "cues.fading", "cues.fading_full_s",
+                                           "cues.fading_end_s"), False),
+    ("camera", "Camera", ("camera.view", "camera.distance_m", "camera.camera_roll_deg", "camera.hfov_deg"), False),
+    ("session", "Sessions", ("session.auto", "session.appear_s", "session.absent_s", "session.default_runner"), False),
+    ("web", "Live page", ("web.live_page_public", "web.kiosk_start_stop"), False),
+    ("judgement", "How the light judges", ("cues.window_steps", "cues.min_steps", "cues.hysteresis_deg",
+                                           "cues.beep_s"), True),
+    ("wiring", "Wiring (GPIO pins as BCM numbers) and buzzer", ("pins.green", "pins.amber", "pins.red",
+                                                                "pins.buzzer", "pins.button", "cues.buzzer_kind"),
+     True),
+    ("capture", "Camera capture and clips", ("camera.fps", "clips.enabled", "clips.budget_mb"), True),
+    ("storage", "Storage of the raw keypoints", ("storage.poses_max_disk_pct", "storage.poses_max_days",
+                                                 "storage.min_free_mb"), True),
 )
+#: settings the page never shows (set in the station's file): which camera and model, where the page listens
+NOT_ON_PAGE = ("camera.source", "model", "web.host", "web.port")
+MORE = ("more", "More settings")  # any other setting gets a field here, under its own name
 
-HELP: dict[str, str] = {
-    "cues.enabled": "Light the LEDs and sound the buzzer.",
-    "cues.mode": "absolute: the thresholds below; baseline: change from the runner's own start of session.",
-    "cues.window_steps": "Each side's rolling window (steps).",
-    "cues.min_steps": "No colour until a side has this many steps.",
-    "cues.amber_deg": "Drop excursion (median of the window) from which the light turns amber.",
-    "cues.red_deg": "... and red.",
-    "cues.hysteresis_deg": "A colour is left only this far back below its threshold.",
-    "cues.baseline_s": "Baseline mode: the first seconds that set the baseline.",
-    "cues.baseline_amber_delta_deg": "Baseline mode: amber at this much above the baseline.",
-    "cues.baseline_red_delta_deg": "Baseline mode: red at this much above the baseline.",
-    "cues.fading": "Faded feedback: cue every step at first, then less and less.",
-    "cues.fading_full_s": "Cue every step for this long (s).",
-    "cues.fading_end_s": "No cues at all from this session time (s).",
-    "cues.beep_on_red": "Beep when the light turns red.",
-    "cues.beep_s": "Beep length (s).",
-    "cues.metronome": "Tick a target cadence on the buzzer.",
-    "cues.metronome_gain_pct": "Target = measured cadence + this many percent (5–10 % in retraining studies).",
-    "cues.buzzer_kind": "active: on/off buzzer; passive: a piezo driven with a tone.",
-    "camera.view": "posterior: camera behind the runner; anterior: in front.",
-    "camera.camera_roll_deg": "The camera's roll if levelled and known (0 = level); empty = unknown (no peak drop).",
-    "camera.distance_m": "Lens to the runner's pelvis (m), if measured. Under 2.5 m, contact is timed from the "
-                         "landing ankle (the feet's crossing comes late that close).",
-    "camera.fps": "Requested frame rate.",
-    "session.auto": "Start a session when a runner appears, end it when they leave.",
-    "session.appear_s": "Runner in view this long before an automatic session starts (s).",
-    "session.absent_s": "Runner out of view this long ends an automatic session (s).",
-    "session.default_runner": "Name used when a session starts without one.",
-    "web.live_page_public": "Anyone on the network may see the live page, read-only (no login).",
-    "web.kiosk_start_stop": "Anyone on the network may start and stop sessions from the live page (a gym kiosk).",
-    "storage.poses_max_disk_pct": "Raw poses (for re-analysis) use at most this share of the disk; the oldest go "
-                                  "first. Steps and summaries are always kept.",
-    "storage.poses_max_days": "Keep raw poses at most this many days; empty = no age limit.",
-    "storage.min_free_mb": "Below this much free space raw poses are removed first, and the running session stops "
-                           "keeping them (it goes on measuring).",
+#: each setting in the page's words: (label, unit, help, {value: label} for choices)
+WORDS: dict[str, tuple[str, str, str, dict[str, str]]] = {
+    "cues.enabled": ("Light and buzzer on", "", "Show the runner the light and sound the buzzer. Measuring goes "
+                     "on when they are off.", {}),
+    "cues.mode": ("Judge the hip drop against", "", "Fixed lines, or the change from the runner's own first "
+                  "minutes (for a runner whose drop is high to begin with).",
+                  {"absolute": "fixed lines (below)", "baseline": "the runner's own start"}),
+    "cues.amber_deg": ("Amber from", "°", "The light turns amber when a side's hip drop (median of its last steps) "
+                       "reaches this.", {}),
+    "cues.red_deg": ("Red from", "°", "… and red (with a beep) from this.", {}),
+    "cues.baseline_s": ("Own start: the first", "s", "With “the runner's own start”: these first seconds set the "
+                        "runner's own level.", {}),
+    "cues.baseline_amber_delta_deg": ("Own start: amber at", "° above", "2.8° is the smallest change a 2D camera "
+                                      "measures reliably.", {}),
+    "cues.baseline_red_delta_deg": ("Own start: red at", "° above", "", {}),
+    "cues.beep_on_red": ("Beep when the light turns red", "", "One short beep; it does not say which side.", {}),
+    "cues.metronome": ("Metronome", "", "Tick a target cadence on the buzzer (then there is no red beep).", {}),
+    "cues.metronome_gain_pct": ("Metronome faster than the runner by", "%", "5–10 % in retraining studies.", {}),
+    "cues.fading": ("Fade the feedback", "", "The light on every step at first, then less each minute, so the "
+                    "runner learns to feel the change.", {}),
+    "cues.fading_full_s": ("Feedback on every step for the first", "s", "", {}),
+    "cues.fading_end_s": ("No feedback after", "s", "", {}),
+    "camera.view": ("The camera is", "", "", {"posterior": "behind the runner", "anterior": "in front of the runner"}),
+    "camera.distance_m": ("Distance from the lens to the runner's hips", "m", "If you measured it. Nearer than "
+                          "2.5 m the station times foot contact from the landing ankle.", {}),
+    "camera.camera_roll_deg": ("Camera tilt", "°", "Leave empty unless you levelled the camera (0) or measured its "
+                               "tilt; only the hip drop below level needs it.", {}),
+    "camera.hfov_deg": ("Camera's field of view, side to side", "°", "Camera Module 3: 66, Wide: 102. The set-up "
+                        "assistant's distance uses it.", {}),
+    "session.auto": ("Start and stop sessions by themselves", "", "A session starts when a runner appears and ends "
+                     "when they leave.", {}),
+    "session.appear_s": ("Runner in view this long starts a session", "s", "", {}),
+    "session.absent_s": ("Runner away this long ends it", "s", "", {}),
+    "session.default_runner": ("Name when none is given", "", "", {}),
+    "web.live_page_public": ("Live page open to anyone on the Wi-Fi", "", "They can see it without the "
+                             "password.", {}),
+    "web.kiosk_start_stop": ("Anyone may start and stop sessions", "", "From the live page, without the password "
+                             "(a gym kiosk).", {}),
+    "storage.poses_max_disk_pct": ("Raw keypoints may use at most", "% of the disk", "Kept for re-analysis; the "
+                                   "oldest go first. Steps and summaries are always kept.", {}),
+    "storage.poses_max_days": ("Keep raw keypoints for at most", "days", "Empty: no age limit.", {}),
+    "storage.min_free_mb": ("Keep at least this much disk free", "MB", "Below it the raw keypoints go first and the "
+                            "running session stops keeping them (it goes on measuring).", {}),
+    "cues.window_steps": ("Steps per side the light judges", "steps", "The median of each side's last steps.", {}),
+    "cues.min_steps": ("Steps a side needs before a colour", "steps", "", {}),
+    "cues.hysteresis_deg": ("A colour holds until the drop is back by", "°", "So a drop sitting on a line does not "
+                            "flicker the light.", {}),
+    "cues.beep_s": ("Beep length", "s", "", {}),
+    "pins.green": ("Green LED", "GPIO", "", {}),
+    "pins.amber": ("Amber LED", "GPIO", "", {}),
+    "pins.red": ("Red LED", "GPIO", "", {}),
+    "pins.buzzer": ("Buzzer", "GPIO", "", {}),
+    "pins.button": ("Start/stop button", "GPIO", "", {}),
+    "cues.buzzer_kind": ("Buzzer type", "", "See hardware.md.",
+                         {"active": "active (beeps by itself)", "passive": "passive (a piezo, played as tones)"}),
+    "camera.fps": ("Frames a second asked of the camera", "fps", "", {}),
+    "clips.enabled": ("Keep a short clip of each session", "", "A few seconds of the most typical steps, skeleton "
+                      "drawn, for before/after.", {}),
+    "clips.budget_mb": ("Disk space for clips", "MB", "The oldest clips go first.", {}),
 }
 
 
@@ -81,6 +120,8 @@ class Field:
     choices: tuple[str, ...]
     help: str
     applies: str  # when a change reaches the station (station.config.takes_effect)
+    unit: str = ""
+    choice_labels: tuple[tuple[str, str], ...] = ()  # (value, words)
 
 
 def _kind(tp: Any) -> tuple[str, bool, tuple[str, ...]]:
@@ -94,24 +135,45 @@ def _kind(tp: Any) -> tuple[str, bool, tuple[str, ...]]:
     return {bool: "bool", int: "int", float: "float"}.get(tp, "text"), optional, ()
 
 
-def form_fields() -> list[tuple[str, str, list[Field]]]:
+def _field(key: str) -> Field:
+    section, name = key.split(".", 1)
+    hints = typing.get_type_hints(typing.get_type_hints(Settings)[section])
+    kind, optional, choices = _kind(hints[name])
+    label, unit, help_text, choice_words = WORDS.get(key, (name.replace("_", " "), "", "", {}))
+    return Field(key, f"{section}__{name}", label, kind, optional, choices, help_text, takes_effect(key), unit,
+                 tuple((c, choice_words.get(c, c)) for c in choices))
+
+
+def _all_keys() -> list[str]:
     out = []
-    hints = typing.get_type_hints(Settings)
-    for section, title, names in SECTIONS:
-        cls = hints[section]
-        sub_hints = typing.get_type_hints(cls)
-        fields = []
-        for f in dataclasses.fields(cls):
-            if names is not None and f.name not in names:
-                continue
-            kind, optional, choices = _kind(sub_hints[f.name])
-            key = f"{section}.{f.name}"
-            fields.append(Field(key, f"{section}__{f.name}", f.name.replace("_", " "), kind, optional, choices,
-                                HELP.get(key, ""), takes_effect(key)))
-        if names is not None:
-            fields.sort(key=lambda fl: names.index(fl.key.split(".", 1)[1]))
-        out.append((section, title, fields))
+    for section, cls in typing.get_type_hints(Settings).items():
+        out += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
     return out
+
+
+def form_fields() -> list[tuple[str, str, list[Field]]]:
+    """The form's groups: (id, title, fields); a setting none of them names (a new one) comes under "More"."""
+    known = _all_keys()
+    groups = [(group, title, [_field(k) for k in keys if k in known]) for group, title, keys, _ in GROUPS]
+    listed = {k for _, _, keys, _ in GROUPS for k in keys}
+    rest = [_field(k) for k in known if k not in listed and not any(k == n or k.startswith(n + ".")
+                                                                     for n in NOT_ON_PAGE)]
+    return [g for g in groups if g[2]] + ([(*MORE, rest)] if rest else [])
+
+
+ADVANCED = {group for group, _, _, advanced in GROUPS if advanced} | {MORE[0]}
+
+
+def page_error(message: str) -> str:
+    """A settings error in the page's words: ``config: cues.red_deg must be greater than cues.amber_deg`` becomes
+    ``“Red from (°)” must be greater than “Amber from (°)”.``"""
+    text = message.removeprefix("config: ")
+    labels = {f.key: f"“{f.label}{f' ({f.unit})' if f.unit else ''}”" for _, _, fs in form_fields() for f in fs}
+    text = re.sub(r"\b(\w+\.\w+)\b", lambda m: labels.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"^pins must all be different", "each GPIO pin can do one thing: the pins must all be different",
+                  text)
+    text = text.replace("(got ", "(you typed ")
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _parse(field: Field, form: Any) -> Any:
@@ -189,22 +251,22 @@ def index() -> Any:
         try:
             base.merged(overrides)
         except InputError as exc:
-            error = str(exc)
+            error = page_error(str(exc))
             shown = {f.key: (f.name in request.form) if f.kind == "bool" else request.form.get(f.name, "")
                      for _, _, fs in form_fields() for f in fs}  # what was typed, to correct it
-            return render_template("settings/index.html", sections=form_fields(), values=shown, error=error,
-                                   overridden=set()), 400
+            return render_template("settings/index.html", sections=form_fields(), advanced=ADVANCED, values=shown,
+                                   error=error, overridden=set()), 400
         store.set_settings_overrides(overrides)
         flash(saved_message(base.merged(saved), base.merged(overrides)), "ok")
         return redirect(url_for("settings.index"))
     try:
         current = base.merged(saved)
     except InputError as exc:  # overrides saved under older rules
-        error = f"the saved settings are no longer valid ({exc}); showing the station's own"
+        error = f"The saved settings are no longer valid ({page_error(str(exc))}); showing the station's own."
         current = base
     overridden = {f"{s}.{k}" for s, v in (saved or {}).items() if isinstance(v, dict) for k in v}
-    return render_template("settings/index.html", sections=form_fields(), values=_values(current.to_dict()),
-                           error=error, overridden=overridden)
+    return render_template("settings/index.html", sections=form_fields(), advanced=ADVANCED,
+                           values=_values(current.to_dict()), error=error, overridden=overridden)
 
 
 @bp.route("/reset", methods=["POST"])

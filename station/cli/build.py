@@ -47,20 +47,40 @@ def built_station(
     config_path: str | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> Iterator[Station]:
-    """The station on database ``db``, with its store and board open for the ``with`` block."""
+    """The station on database ``db``, with its store and board open for the ``with`` block.
+
+    With ``clips.enabled`` each session keeps a short clip beside the database (:mod:`station.live.clip`).
+    """
     from station.cues.board import open_board
-    from station.store import Store
+    from station.live.clip import ClipRecorder
+    from station.store import Store, clip_path
 
     with Store(db) as store:
         settings, problem = effective_settings(settings, store.settings_overrides())
         if problem:
             log.error("%s", problem)
+        clips = ClipRecorder(clip_path(db, 0).parent, budget_mb=settings.clips.budget_mb) \
+            if settings.clips.enabled else None
         board = open_board(settings, mock=mock_pins)
         try:
             yield Station(settings, store, board, open_source, estimator_factory=estimator_factory, options=options,
-                          config_path=config_path, on_event=on_event)
+                          config_path=config_path, on_event=_both(on_event, clips.on_event if clips else None),
+                          on_frame=clips.on_frame if clips else None)
         finally:
             board.close()
+            if clips is not None:
+                clips.close()
+
+
+def _both(*observers: Callable[[str, dict[str, Any]], None] | None) -> Callable[[str, dict[str, Any]], None]:
+    """One observer that tells each of ``observers`` in turn."""
+    chosen = [o for o in observers if o is not None]
+
+    def tell(kind: str, data: dict[str, Any]) -> None:
+        for observer in chosen:
+            observer(kind, data)
+
+    return tell
 
 
 @contextlib.contextmanager

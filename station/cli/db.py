@@ -29,7 +29,9 @@ def _open_existing(db_path: str | None, *, migrate: bool = True) -> Any:
 
     p = Path(db_path) if db_path else default_db_path()
     if not p.exists():
-        raise MissingFileError(f"{p}: no such database")
+        demo = p.parent / "demo.db"  # where `gait-station demo` keeps its sessions
+        hint = f" (the demo's is {demo}: add --db {demo})" if demo.exists() else ""
+        raise MissingFileError(f"{p}: no such database{hint}")
     return Store(p, migrate=migrate)
 
 

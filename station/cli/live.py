@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from station.cli.build import built_station, preview_path_for, run_until_stopped
-from station.config import Settings, default_db_path, load_settings
+from station.config import CameraSettings, Settings, default_db_path, load_settings
 from station.errors import InputError, StationError
 from station.live.station import RunOptions
 
@@ -41,8 +42,7 @@ def echo_summary(sid: int, summary: dict[str, Any]) -> None:
 
 
 def session_echo(cues: bool) -> Callable[[str, dict[str, Any]], None]:
-    """An observer that prints sessions (and, for the demo, each change of the cue state) to the terminal."""
-    last: dict[str | None, str | None] = {}
+    """An observer that prints sessions (and, for the demo, each change of the light and each beep) to the terminal."""
 
     def on_event(kind: str, data: dict[str, Any]) -> None:
         if kind == "session_start":
@@ -52,13 +52,8 @@ def session_echo(cues: bool) -> Callable[[str, dict[str, Any]], None]:
             echo_summary(data["session_id"], data.get("summary") or {})
         elif kind == "camera":
             click.echo(f"camera {data['state']}" + (f": {data.get('message')}" if data.get("message") else ""))
-        elif kind == "cue" and cues:
-            state = data["state"]
-            if data["kind"] == "led":  # one line when a side's judgement changes (the LED follows each step)
-                if state == last.get(data.get("side")):
-                    return
-                last[data.get("side")] = state
-            click.echo(f"  {data['t_s']:7.1f} s  {data['kind']:<9} {state:<11} {data.get('reason') or ''}")
+        elif kind == "cue" and cues:  # the policy emits a light only when it changes
+            click.echo(f"  {data['t_s']:7.1f} s  {data['kind']:<9} {data['state']:<11} {data.get('reason') or ''}")
 
     return on_event
 
@@ -233,16 +228,18 @@ def demo(db_path: str | None, duration_s: float, speed: float, no_web: bool, por
     db = Path(db_path) if db_path else default_db_path().parent / "demo.db"
     if db.is_dir():
         raise InputError(f"--db {db}: is a directory, not a database file")
-    settings = Settings()
     runner = SimulatedRunner(demo_runner(duration_s, seed=seed))
+    sim = runner.params  # the simulated camera's field of view, so the set-up assistant's distance is right
+    hfov_deg = math.degrees(2 * math.atan(sim.frame_size[0] / 2 / sim.focal_px))
+    settings = Settings(camera=CameraSettings(hfov_deg=hfov_deg))
     fps = 30.0
 
     web_proc, url = (None, None) if no_web else start_web(db, port)
     click.echo(f"gait-station demo: a simulated runner for {duration_s:.0f} s"
                + (f" at {speed:g}× speed" if speed != 1 else "") + f"; database {db}")
     click.echo(f"live page: {url}" if url else "live page: not started" + (" (--no-web)" if no_web else ""))
-    click.echo(f"cues (amber at {settings.cues.amber_deg:g}°, red at {settings.cues.red_deg:g}° of drop, "
-               f"median of the last {settings.cues.window_steps} steps per side):")
+    click.echo(f"cues (one light, judged on the worse side: amber at {settings.cues.amber_deg:g}°, red at "
+               f"{settings.cues.red_deg:g}° of drop, median of the last {settings.cues.window_steps} steps per side):")
     options = RunOptions(source_name="simulated runner", model_name="simulated", latest_only=False, speed=speed,
                          runner="Demo runner", preview_path=preview_path_for(db))
     try:

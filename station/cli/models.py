@@ -89,10 +89,27 @@ def list_models(fmt: str) -> None:
             f"  {r['name']:<{width}}  {r['status']:<9}  {r['input_size']:>3} px  {r['dtype']:<7}  "
             f"{_human_size(r['size_bytes']):>7}  {r['description']}{aliases}"
         )
+    wanted = _default_model_name()
+    for r in rows:
+        if r["status"] != "installed" and wanted in (r["name"], *r["aliases"]):
+            click.echo(f"the station's model {r['name']} is {r['status']}: fetch it with "
+                       f"'gait-station models fetch {r['name']}' (or, without internet, "
+                       "'gait-station models add FILE' from a USB stick)")
     click.echo("runtimes:")
     for s in runtimes:
         state = f"{s['version'] or '?'}" if s["available"] else f"not available ({s['error']})"
         click.echo(f"  {s['name']:<15} {state}")
+
+
+def _default_model_name() -> str:
+    """The model the station runs: the settings' (``model.name``), else the manifest's default."""
+    from station.config import load_settings
+    from station.pose.models import DEFAULT_MODEL
+
+    try:
+        return load_settings().model.name
+    except StationError:
+        return DEFAULT_MODEL
 
 
 @models.command("fetch")

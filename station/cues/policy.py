@@ -22,9 +22,20 @@ compared with the amber and red thresholds:
 
 Going up a level is immediate; coming down needs the median to fall
 ``hysteresis_deg`` below the threshold, so a value sitting on a threshold does
-not flicker the light. The LED shows the judgement of the **stance side of the
-step just emitted**, so an asymmetric runner sees the colour change in time
-with the side that drops; the reason text names the side.
+not flicker the light.
+
+One light
+---------
+The runner sees **one** light, judged on the **worse side**: the higher level
+of the two sides' judgements (a side without one yet does not count; a tie
+goes to the side further above its amber threshold). The LED event is emitted
+only when what the light shows changes (its colour, *wait*, dark while faded
+feedback withholds it), so the light never follows the stance side step by
+step. The beep sounds when the light turns red and names no side; the event's
+``side`` and reason say which side the judgement rests on, for the page.
+:meth:`CuePolicy.snapshot` gives each side's median, level and thresholds and
+the light's own judgement, so the live page shows exactly what the light
+shows.
 
 Faded feedback (``fading``): every step is cued for the first
 ``fading_full_s`` of the session; after that, in each minute, feedback is shown
@@ -122,6 +133,20 @@ class CueEvent:
 
 
 CueDecision = CueEvent  # the name issue 4 uses
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the one light says about the drop now (before faded feedback or the view indicator).
+
+    ``led`` is WAIT, GREEN, AMBER or RED; ``side`` the side it rests on (None while waiting);
+    ``value`` that side's window median (deg); ``reason`` in words.
+    """
+
+    led: Led
+    side: Side | None
+    value: float | None
+    reason: str
 
 
 class StepLike(Protocol):
@@ -238,15 +263,23 @@ class CuePolicy:
         return self._metronome_spm
 
     def snapshot(self) -> dict[str, Any]:
-        """Per side: level, window median (deg), steps in window, baseline (deg); plus view and metronome."""
+        """Per side: level, window median (deg), steps in window, baseline and thresholds (deg); the light's
+        judgement (``light``, ``light_side``) and hysteresis; view, metronome, feedback."""
         out: dict[str, Any] = {}
         for side, st in self._sides.items():
+            th = self._thresholds(st)
             out[side] = {
                 "level": str(st.level),
                 "median_deg": window_median_deg(st.window),
                 "steps": len(st.window),
                 "baseline_deg": st.baseline_deg,
+                "amber_deg": None if th is None else th[0],
+                "red_deg": None if th is None else th[1],
             }
+        light = self.judgement()
+        out["light"] = light.led.value
+        out["light_side"] = light.side
+        out["hysteresis_deg"] = self.settings.hysteresis_deg
         out["view_ok"] = self._view_ok
         out["metronome_spm"] = self._metronome_spm
         out["feedback"] = not self._withheld
@@ -289,14 +322,14 @@ class CuePolicy:
                                        f"~{share:.0%} of each minute, none from {s.fading_end_s:.0f} s)"))
             return events
         self._withheld = False
-        if value is None:
-            return events  # nothing new to judge for this step: the light stays as it is
-        led, reason = self._led_for(side, st)
-        self._last_led = led
-        median = window_median_deg(st.window)
-        events.append(CueEvent(t, "led", led.value, reason, side=side, value=median))
-        if led == Led.RED and s.beep_on_red and self._metronome_spm is None:
-            events.append(CueEvent(t, "buzzer", "beep", f"red on the {side} side", side=side, value=s.beep_s))
+        light = self.judgement()
+        if light.led == self._last_led:
+            return events  # the judgement did not change: the light stays as it is
+        turned_red = light.led == Led.RED
+        self._last_led = light.led
+        events.append(CueEvent(t, "led", light.led.value, light.reason, side=light.side, value=light.value))
+        if turned_red and s.beep_on_red and self._metronome_spm is None:
+            events.append(CueEvent(t, "buzzer", "beep", "the light turned red", value=s.beep_s))
         return events
 
     def on_status(self, status: ViewStatusLike, t_s: float) -> list[CueEvent]:
@@ -368,21 +401,40 @@ class CuePolicy:
             return
         st.level = next_level(st.level, window_median_deg(st.window), th[0], th[1], s.hysteresis_deg)  # type: ignore[arg-type]
 
-    def _led_for(self, side: Side, st: _SideState) -> tuple[Led, str]:
+    def judgement(self) -> Judgement:
+        """The one light's judgement now: the worse of the sides that have one (:class:`Judgement`)."""
         s = self.settings
-        n = len(st.window)
-        if n < s.min_steps:
-            return Led.WAIT, f"{side}: {n} of {s.min_steps} steps needed for a judgement"
+        judged = [(side, st) for side, st in self._sides.items() if st.level in _RANK]
+        if not judged:
+            return Judgement(Led.WAIT, None, None, self._waiting_reason())
+
+        def badness(item: tuple[Side, _SideState]) -> tuple[int, float]:
+            st = item[1]
+            return _RANK[st.level], window_median_deg(st.window) - self._thresholds(st)[0]  # type: ignore[index,operator]
+
+        side, st = max(judged, key=badness)
         th = self._thresholds(st)
-        if th is None:
-            n_base = len(st.baseline_values or [])
-            return Led.WAIT, f"{side}: collecting baseline ({n_base} steps, first {s.baseline_s:.0f} s)"
+        assert th is not None
         median = window_median_deg(st.window)
         basis = "" if st.baseline_deg is None else f" (baseline {st.baseline_deg:.1f}°)"
-        reason = (
-            f"{side} drop {median:.1f}° median of {n} steps; amber {th[0]:.1f}°, red {th[1]:.1f}°{basis}"
-        )
-        return Led(st.level.value), reason
+        other: Side = "right" if side == "left" else "left"
+        other_median = window_median_deg(self._sides[other].window)
+        beside = "" if other_median is None else f"; {other} {other_median:.1f}°"
+        reason = (f"{side} drop {median:.1f}° median of {len(st.window)} steps; amber {th[0]:.1f}°, red {th[1]:.1f}°"
+                  f"{basis}{beside}")
+        if s.hysteresis_deg and st.level in (Level.AMBER, Level.RED):
+            back_deg = (th[0] if st.level == Level.AMBER else th[1]) - s.hysteresis_deg
+            reason += f"; {st.level.value} until it is back to {back_deg:.1f}°"
+        return Judgement(Led(st.level.value), side, median, reason)
+
+    def _waiting_reason(self) -> str:
+        s = self.settings
+        if s.mode == "baseline" and any(st.baseline_values is not None and st.baseline_deg is None
+                                        for st in self._sides.values()):
+            counts = ", ".join(f"{side} {len(st.baseline_values or [])} steps" for side, st in self._sides.items())
+            return f"collecting baseline ({counts}, first {s.baseline_s:.0f} s)"
+        counts = ", ".join(f"{side} {len(st.window)} of {s.min_steps}" for side, st in self._sides.items())
+        return f"{counts} steps needed for a judgement"
 
     def _metronome_events(self, t_s: float) -> list[CueEvent]:
         s = self.settings

@@ -59,6 +59,7 @@ import numpy as np
 
 from station.coco import BodyPart
 from station.errors import InputError
+from station.gait.arms import ArmSwing
 from station.gait.drop_model import BASE, StrideDropModel
 from station.gait.filters import (
     half_width_s,
@@ -239,6 +240,7 @@ class GaitAnalyzer:
         self._last_mid_s: float | None = None
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
         self._reversed_run = 0
+        self._arms = ArmSwing()  # arm swing per step (station.gait.arms), from the wrists when they are seen
         self.frames = 0
         self.steps_emitted = 0
         self.steps_rejected = 0
@@ -298,13 +300,14 @@ class GaitAnalyzer:
         self._qual.append(np.array([min(sc[LH], sc[RH]), min(sc[LK], sc[LA]), min(sc[RK], sc[RA]),
                                     0.5 * (float(sc[LH] > 0) + float(sc[RH] > 0))]))
         self._swapped.append(swapped)
-        out = self._advance(final=False)
+        self._arms.add(t_s, xy, ok)
+        out = [self._arms.measure(s) for s in self._advance(final=False)]
         self._trim()
         return out
 
     def finish(self) -> list[Step]:
         """Flush at the end of the stream: evaluate the remaining samples with the data there is."""
-        out = self._advance(final=True)
+        out = [self._arms.measure(s) for s in self._advance(final=True)]
         self._pending.clear()
         return out
 

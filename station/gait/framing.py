@@ -254,15 +254,70 @@ def framing_advice(
         if dx.size and float(np.mean(sign * dx < 0)) >= limits.view_frac:
             advice.append(VIEW_MISMATCH)
         # level: the hip line (image left hip to image right hip) averaged over whole strides
-        if int(both_hips.sum()) >= limits.level_min_frames and not side_on:  # a foreshortened hip line says nothing
-            a, b = xy[both_hips, lh], xy[both_hips, rh]
-            swap = (b[:, 0] < a[:, 0])[:, None]
-            left_pt, right_pt = np.where(swap, b, a), np.where(swap, a, b)
-            d = right_pt - left_pt
-            tilt_deg = float(np.degrees(np.median(np.arctan2(-d[:, 1], d[:, 0]))))
-            if abs(tilt_deg) > limits.level_tol_deg:
-                advice.append(NOT_LEVEL.format(deg=abs(tilt_deg)))
+        tilt_deg = None if side_on else _hip_tilt_deg(xy, both_hips, limits)  # a foreshortened line says nothing
+        if tilt_deg is not None and abs(tilt_deg) > limits.level_tol_deg:
+            advice.append(NOT_LEVEL.format(deg=abs(tilt_deg)))
     return advice or [FRAMING_OK]
+
+
+def _hip_tilt_deg(xy: np.ndarray, both_hips: np.ndarray, limits: FramingLimits) -> float | None:
+    """The hip line's median angle (image left hip to image right hip), + when its right end is higher in the
+    picture; None with fewer than a stride of frames showing both hips."""
+    if int(both_hips.sum()) < limits.level_min_frames:
+        return None
+    a, b = xy[both_hips, BodyPart.LEFT_HIP], xy[both_hips, BodyPart.RIGHT_HIP]
+    swap = (b[:, 0] < a[:, 0])[:, None]
+    left_pt, right_pt = np.where(swap, b, a), np.where(swap, a, b)
+    d = right_pt - left_pt
+    return float(np.degrees(np.median(np.arctan2(-d[:, 1], d[:, 0]))))
+
+
+#: hip joint to the standing leg's ankle, straight down, of a 1.75 m runner (0.46 of body height): the
+#: yardstick of the distance estimate
+LEG_M = 0.80
+
+
+@dataclass(frozen=True)
+class FramingMeasures:
+    """Where the runner is in the picture, for aiming the camera: their box (fractions of the frame: x0, y0, x1,
+    y1), the hip line's tilt over whole strides (deg, + when its right end is higher) and the distance their leg
+    length says (m, from the camera's horizontal field of view and :data:`LEG_M`)."""
+
+    box: tuple[float, float, float, float] | None = None
+    tilt_deg: float | None = None
+    distance_m: float | None = None
+
+
+def framing_measures(
+    xy: np.ndarray,
+    score: np.ndarray,
+    frame_size: tuple[int, int],
+    hfov_deg: float | None = None,
+    limits: FramingLimits = DEFAULT_LIMITS,
+) -> FramingMeasures:
+    """The runner's box, the hip line's tilt and the distance estimate over a window of poses (see
+    :func:`framing_advice` for the arguments); empty measures when nobody is there."""
+    xy, score = _as_window(xy, score)
+    w, h = frame_size
+    seen = score >= limits.min_score
+    present = seen[:, [int(p) for p in LOWER_BODY]].sum(axis=1) >= limits.min_keypoints
+    if xy.shape[0] == 0 or w <= 0 or h <= 0 or present.mean() < limits.seen_frac:
+        return FramingMeasures()
+    xy, seen = xy[present], seen[present]
+    pts = xy[seen]
+    lo, hi = np.percentile(pts, 2, axis=0), np.percentile(pts, 98, axis=0)
+    box = (float(lo[0] / w), float(lo[1] / h), float(hi[0] / w), float(hi[1] / h))
+    lh, rh = BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP
+    both_hips = seen[:, lh] & seen[:, rh]
+    tilt = _hip_tilt_deg(xy, both_hips, limits)
+    distance = None
+    ankles = seen[:, BodyPart.LEFT_ANKLE] & seen[:, BodyPart.RIGHT_ANKLE] & both_hips
+    if hfov_deg and ankles.any():
+        lower_ankle = np.maximum(xy[ankles, BodyPart.LEFT_ANKLE, 1], xy[ankles, BodyPart.RIGHT_ANKLE, 1])
+        leg_px = float(np.median(lower_ankle - (xy[ankles, lh, 1] + xy[ankles, rh, 1]) / 2))  # the standing leg
+        if leg_px > 0:
+            distance = (w / 2) / math.tan(math.radians(hfov_deg) / 2) * LEG_M / leg_px
+    return FramingMeasures(box=box, tilt_deg=tilt, distance_m=distance)
 
 
 def framing_ok(advice: list[str]) -> bool:
@@ -279,20 +334,33 @@ class FramingView:
 
     ok: bool | None = None
     messages: tuple[str, ...] = ()
+    measures: FramingMeasures = FramingMeasures()
 
     def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "messages": list(self.messages)}
+        m = self.measures
+        return {"ok": self.ok, "messages": list(self.messages), "box": None if m.box is None else list(m.box),
+                "tilt_deg": m.tilt_deg, "distance_m": m.distance_m}
 
     @classmethod
     def from_dict(cls, d: dict[str, object] | None) -> FramingView:
         d = d or {}
         ok = d.get("ok")
         messages = d.get("messages") or ()
+        box = d.get("box")
+        box_ok = isinstance(box, list | tuple) and len(box) == 4 and all(_finite(v) for v in box)
+        measures = FramingMeasures(box=tuple(float(v) for v in box) if box_ok else None,  # type: ignore[arg-type,union-attr]
+                                   tilt_deg=float(d["tilt_deg"]) if _finite(d.get("tilt_deg")) else None,  # type: ignore[arg-type]
+                                   distance_m=float(d["distance_m"]) if _finite(d.get("distance_m")) else None)  # type: ignore[arg-type]
         return cls(ok=ok if isinstance(ok, bool) else None,
-                   messages=tuple(str(m) for m in messages) if isinstance(messages, list | tuple) else ())
+                   messages=tuple(str(m) for m in messages) if isinstance(messages, list | tuple) else (),
+                   measures=measures)
 
 
-def judge(status: FramingStatus, advice: list[str] | None) -> FramingView:
+def _finite(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def judge(status: FramingStatus, advice: list[str] | None, measures: FramingMeasures | None = None) -> FramingView:
     """One framing judgement from the analyzer's per-frame status and the advice over the last second.
 
     OK when the analyzer measures the runner and the advice finds nothing to fix; the messages
@@ -302,4 +370,4 @@ def judge(status: FramingStatus, advice: list[str] | None) -> FramingView:
     ok = bool(status.in_view and status.framing_ok) and not messages
     if not ok and status.reason and status.reason not in messages:
         messages.append(status.reason)
-    return FramingView(ok=ok, messages=tuple(messages))
+    return FramingView(ok=ok, messages=tuple(messages), measures=measures or FramingMeasures())

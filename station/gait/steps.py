@@ -33,7 +33,10 @@ class Step:
     signs as DESIGN.md: ``drop_*`` positive when the swing-side hip is lower,
     ``trunk_lean_deg`` positive toward the stance side, ``knee_fppa_deg`` positive in
     valgus, ``step_width_norm`` in hip widths, negative when the foot crosses the
-    pelvis midline. A metric whose keypoints were not visible is ``None``, never 0.
+    pelvis midline. ``arm_cross_norm`` and ``arm_swing_norm`` are the stance side's hand
+    (:mod:`station.gait.arms`): how far it comes past the body's midline (hip widths, negative
+    when it stays short of it) and its side-to-side range (hip widths). A metric whose
+    keypoints were not visible is ``None``, never 0.
     """
 
     side: Side
@@ -49,6 +52,8 @@ class Step:
     score_min: float = 0.0
     frames: int = 0
     flags: tuple[str, ...] = field(default_factory=tuple)
+    arm_cross_norm: float | None = None
+    arm_swing_norm: float | None = None
 
     @property
     def stance_s(self) -> float:
@@ -69,6 +74,8 @@ class Step:
             d[key] = _round(d[key], 2)
         d["cadence_spm"] = _round(self.cadence_spm, 1)
         d["step_width_norm"] = _round(self.step_width_norm, 3)
+        d["arm_cross_norm"] = _round(self.arm_cross_norm, 3)
+        d["arm_swing_norm"] = _round(self.arm_swing_norm, 3)
         d["score_min"] = round(self.score_min, 3)
         d["flags"] = list(self.flags)
         return d

@@ -38,6 +38,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("trunk_lean_deg", "Trunk lean to stance side", "°", 1),
     Metric("knee_fppa_deg", "Knee FPPA (valgus +)", "°", 1),
     Metric("step_width_norm", "Step width (hip widths, − = crossover)", "", 2),
+    Metric("arm_cross_norm", "Hand past the body's midline (hip widths, − = short of it)", "", 2),
+    Metric("arm_swing_norm", "Arm swing side to side (hip widths)", "", 2),
 )
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
 _DECIMALS = {m.key: (3 if m.unit == "" else 2) for m in METRICS}  # stored precision (one more than shown)
@@ -171,14 +173,34 @@ def summarize(steps: Iterable[Step]) -> Summary:
                    duration_s=duration)
 
 
+def running_times_s(steps: Sequence[Step]) -> list[float]:
+    """Each step's time into the running (its contact, from the first), pauses out of view left out.
+
+    Steps in contact order. A gap between two contacts longer than two steps at the slowest running
+    step rate is time the runner was not seen (off the treadmill, out of frame): it counts as one
+    typical step time, so a pause does not stretch the session's first, middle or last third.
+    """
+    ordered = sorted(steps, key=lambda s: s.t_contact_s)
+    if not ordered:
+        return []
+    gaps = np.diff([s.t_contact_s for s in ordered])
+    longest = 2 * 60.0 / MIN_STEP_RATE_SPM
+    usual = [g for g in gaps if g <= longest]
+    typical = float(np.median(usual)) if usual else 60.0 / MIN_STEP_RATE_SPM
+    return [0.0, *np.cumsum([g if g <= longest else typical for g in gaps]).tolist()]
+
+
 def thirds(steps: Sequence[Step]) -> tuple[list[Step], list[Step]]:
-    """The steps of the first and of the last third of the steps' own stream time (fatigue: last − first)."""
+    """The steps of the first and of the last third of the running time (fatigue: last − first).
+
+    Running time is the steps' own stream time with pauses out of view left out (:func:`running_times_s`).
+    """
     if len(steps) < 2:
         return [], []
-    t0 = min(s.t_contact_s for s in steps)
-    t1 = max(s.t_contact_s for s in steps)
-    span = t1 - t0
+    ordered = sorted(steps, key=lambda s: s.t_contact_s)
+    times = running_times_s(ordered)
+    span = times[-1]
     if span <= 0:
         return [], []
-    return ([s for s in steps if s.t_contact_s < t0 + span / 3],
-            [s for s in steps if s.t_contact_s >= t1 - span / 3])
+    return ([s for s, t in zip(ordered, times, strict=True) if t < span / 3],
+            [s for s, t in zip(ordered, times, strict=True) if t >= span - span / 3])

@@ -43,7 +43,7 @@ from station.config import Settings, analyzer_settings
 from station.cues import CueBoard, CueEvent, CuePolicy, Led
 from station.errors import SourceError, StationError, StoreError
 from station.gait.analyzer import GaitAnalyzer
-from station.gait.framing import FramingStatus, FramingView, framing_advice, judge
+from station.gait.framing import FramingStatus, FramingView, framing_advice, framing_measures, judge
 from station.gait.steps import Step
 from station.gait.summary import cadence_spm, summarize
 from station.keypoints import Pose
@@ -70,7 +70,7 @@ class RunOptions:
     session_at_once: str | None = None  # trigger of a session that starts with the stream (and ends at its end)
     runner: str | None = None
     preview_path: Path | None = None
-    preview_period_s: float = 0.5
+    preview_period_s: float = 0.25  # four a second: fast enough to aim the camera by (the set-up assistant)
     status_period_s: float = 1.0
     command_poll_s: float = 0.5
     pose_flush_s: float = 1.0
@@ -112,6 +112,7 @@ class Station:
         options: RunOptions | None = None,
         config_path: str | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_frame: Callable[[int, float, Frame, Pose], None] | None = None,
     ) -> None:
         self.options = options or RunOptions()
         self.store = store
@@ -122,6 +123,7 @@ class Station:
         self._open_source = open_source
         self._poser = FramePoser(estimator_factory, self.options.source_name)
         self._on_event = on_event
+        self._on_frame = on_frame  # (session id, session time, frame, pose) for each frame of a session: the clip
         self._auto = AutoStart(self._new_analyzer(self.settings))
         self._stall = StallWatch(self.options.stall_s)
         self._camera_lost: CaptureEvent | None = None
@@ -140,6 +142,7 @@ class Station:
         self._source_fps: float | None = None
         self._live = False
         self._watchdog = Watchdog()
+        self._light_changed = False  # an LED cue shown since the last heartbeat
         board.when_pressed = self._pressed
 
     # -- the loop ------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ class Station:
             if self._live and self._camera_lost is None and (stalled := self._stall.check(now)) is not None:
                 self._camera_event(stalled)
             self._poll(now)
-            self._write_status(now)
+            self._write_status(now, force=self._light_changed)  # the page learns of a new light at once
             self._write_preview(now)
             self._check_storage(now)
             if self._clock_due.due(now):
@@ -271,6 +274,8 @@ class Station:
         self.report.frames += 1
         s = self.session
         if s is not None:
+            if self._on_frame is not None:
+                self._on_frame(s.id, s.session_time(frame.t_s), frame, pose)
             n_steps = self._feed_session(s, pose)
             if (limit := s.runner_gone(s.analyzer.status.in_view, pose.t_s)) is not None:
                 self.end_session(f"runner gone for {limit:.0f} s")
@@ -449,6 +454,7 @@ class Station:
     def _show(self, events: list[CueEvent]) -> None:
         if self._camera_lost is not None:
             return  # the fault indicator owns the LEDs until the camera is back
+        self._light_changed = self._light_changed or any(ev.kind in ("led", "framing") for ev in events)
         for ev in events:
             try:
                 self.board.show(ev)
@@ -558,7 +564,8 @@ class Station:
             info = snap.get(side) or {}
             median = info.get("median_deg")
             sides[side] = SideStatus(drop_deg=None if median is None else round(median, 2), level=info.get("level"),
-                                     steps_in_window=int(info.get("steps") or 0))
+                                     steps_in_window=int(info.get("steps") or 0), amber_deg=info.get("amber_deg"),
+                                     red_deg=info.get("red_deg"))
         cadence = cadence_spm(s.steps[-CADENCE_STEPS:]) if s is not None else None
         state = self._state
         if self._camera_lost is None and state not in ("fault", "stopped"):
@@ -570,7 +577,8 @@ class Station:
             session_id=s.id if s else None, runner=s.runner if s else None, trigger=s.trigger if s else None,
             elapsed_s=round(s.last_t_s - s.t0_s, 1) if s else None, steps=len(s.steps) if s else 0,
             left=sides["left"], right=sides["right"], cadence_spm=None if cadence is None else round(cadence, 1),
-            cue=str(self.board.led_state), metronome_spm=snap.get("metronome_spm"), framing=self._framing(),
+            cue=str(self.board.led_state), cue_side=snap.get("light_side"), hysteresis_deg=snap.get("hysteresis_deg"),
+            metronome_spm=snap.get("metronome_spm"), framing=self._framing(),
             camera_ok=self._camera_lost is None, preview_path=str(preview) if preview and preview.exists() else None,
         )
 
@@ -579,14 +587,16 @@ class Station:
         status = (self.session.analyzer if self.session else self._auto.analyzer).status
         poses = list(self._recent_poses)
         size = poses[-1].frame_size if poses else None
-        advice = None
+        advice = measures = None
         if size:
-            advice = framing_advice(np.stack([p.xy for p in poses]), np.stack([p.score for p in poses]), size,
-                                    view=self.settings.camera.view)
-        return judge(status, advice)
+            xy, score = np.stack([p.xy for p in poses]), np.stack([p.score for p in poses])
+            advice = framing_advice(xy, score, size, view=self.settings.camera.view)
+            measures = framing_measures(xy, score, size, hfov_deg=self.settings.camera.hfov_deg)
+        return judge(status, advice, measures)
 
     def _write_status(self, now: float | None = None, force: bool = False) -> None:
         if self._status_due.due(time.monotonic() if now is None else now, force):
+            self._light_changed = False
             self.store.set_status(self.status())
 
     def _write_preview(self, now: float) -> None:

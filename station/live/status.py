@@ -22,11 +22,14 @@ def _num(v: Any) -> float | None:
 
 @dataclass(frozen=True)
 class SideStatus:
-    """One side's judgement as the cue policy holds it: the window median, its level, the steps in the window."""
+    """One side's judgement as the cue policy holds it: the window median, its level, the steps in the window,
+    and the thresholds it is judged against (deg; None while a baseline is being collected)."""
 
     drop_deg: float | None = None
     level: str | None = None  # wait | green | amber | red (None: no session)
     steps_in_window: int = 0
+    amber_deg: float | None = None
+    red_deg: float | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> SideStatus:
@@ -34,7 +37,8 @@ class SideStatus:
             return cls()
         level = d.get("level")
         return cls(drop_deg=_num(d.get("drop_deg")), level=level if isinstance(level, str) else None,
-                   steps_in_window=int(d.get("steps_in_window") or 0))
+                   steps_in_window=int(d.get("steps_in_window") or 0), amber_deg=_num(d.get("amber_deg")),
+                   red_deg=_num(d.get("red_deg")))
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class StationStatus:
     right: SideStatus = field(default_factory=SideStatus)
     cadence_spm: float | None = None
     cue: str = "off"  # the LED state (station.cues.Led value)
+    cue_side: str | None = None  # the side the light's judgement rests on (the worse side; None while waiting)
+    hysteresis_deg: float | None = None  # a colour holds until the median is this far back below its threshold
     metronome_spm: float | None = None
     framing: FramingView = field(default_factory=FramingView)
     camera_ok: bool = True
@@ -76,7 +82,7 @@ class StationStatus:
         """Read a stored status; missing or malformed fields take their defaults (a station of another version)."""
         known = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
-        for key in ("fps", "elapsed_s", "cadence_spm", "metronome_spm"):
+        for key in ("fps", "elapsed_s", "cadence_spm", "metronome_spm", "hysteresis_deg"):
             if key in kwargs:
                 kwargs[key] = _num(kwargs[key]) if key != "fps" else (_num(kwargs[key]) or 0.0)
         for key in ("session_id", "pid"):
@@ -86,6 +92,8 @@ class StationStatus:
         kwargs["left"] = SideStatus.from_dict(d.get("left"))
         kwargs["right"] = SideStatus.from_dict(d.get("right"))
         kwargs["framing"] = FramingView.from_dict(d.get("framing") if isinstance(d.get("framing"), dict) else None)
+        if kwargs.get("cue_side") not in (None, "left", "right"):
+            kwargs["cue_side"] = None
         for key in ("message", "source", "model", "view", "cue"):
             if key in kwargs and not isinstance(kwargs[key], str):
                 kwargs.pop(key)

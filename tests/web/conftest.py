@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from station.gait.summary import summarize
 from station.keypoints import read_track_csv
 from station.store import Store
 from tests.conftest import require_shared
@@ -131,6 +133,39 @@ def add_synthetic_session(store: Store, runner: str = "Ana", n_steps: int = 60, 
                         "reason": "left drop median 4.1° ≥ amber 4.0°"})
     if end:
         store.end_session(sid, summary={}, duration_s=0.5 + n_steps * period_s)
+    return sid
+
+
+def add_session(store: Store, runner: str, duration_s: float, left_deg: float, right_deg: float, *,
+                rise_deg: float = 0.0, pause: tuple[float, float] | None = None, seed: int = 0) -> int:
+    """A finished session of alternating steps at 166 steps/min with noisy drops (SD 1°), as the station stores
+    it (summary at the end); ``pause``: (from, to) s with the runner out of view."""
+    rng = np.random.default_rng(seed)
+    sid = store.start_session(runner=runner, source="test", model="sim", fps=30.0, trigger="web",
+                              settings={"cues": {"amber_deg": 4.0, "red_deg": 6.0, "hysteresis_deg": 0.5}})
+    period, t, i = 60.0 / 166.0, 0.4, 0
+    rows = []
+    while t < duration_s:
+        if pause and pause[0] <= t < pause[1]:
+            t = pause[1]
+            continue
+        side = "left" if i % 2 == 0 else "right"
+        rise = rise_deg * t / duration_s if side == "left" else 0.0  # the left side tires
+        drop = (left_deg if side == "left" else right_deg) + rise + rng.normal(0, 1.0)
+        rows.append({"side": side, "t_contact_s": t, "t_end_s": t + 0.22, "drop_excursion_deg": drop,
+                     "cadence_spm": 166.0, "trunk_lean_deg": 1.0, "step_width_norm": 0.2, "arm_cross_norm": -0.5,
+                     "arm_swing_norm": 0.3})
+        t += period
+        i += 1
+    cols = ("side", "t_contact_s", "t_end_s", "drop_excursion_deg", "cadence_spm", "trunk_lean_deg",
+            "step_width_norm", "arm_cross_norm", "arm_swing_norm")
+    with store.db.conn:  # one transaction: 5,000 steps in a moment
+        for idx, r in enumerate(rows):
+            store.db.execute(f"insert into steps (session_id, idx, {', '.join(cols)}, score_min, frames, flags, extra) "
+                             f"values (?, ?, {', '.join('?' * len(cols))}, 0.8, 8, '[]', '{{}}')",
+                             [sid, idx, *(r[k] for k in cols)])
+        store.db.execute("update sessions set steps = ? where id = ?", [len(rows), sid])
+    store.end_session(sid, summary=summarize(store.step_objects(sid)), duration_s=t)
     return sid
 
 

@@ -44,9 +44,14 @@ def test_empty_and_escaped() -> None:
     svg = str(drop_chart([], 4.0, 6.0))
     assert "No steps measured" in svg
     ET.fromstring(svg)
+    # the session labels are dates and times (issue 11: two sessions on one day are told apart); text that is
+    # not a date never reaches the SVG (it used to be printed, escaped)
     trend = str(trend_chart([{"started_at": "<b>2026</b>", "left": {"drop_excursion_deg": 2.0},
-                              "right": {"drop_excursion_deg": None}}], 4.0, 6.0))
-    assert "<b>" not in trend and "&lt;b&gt;" in trend
+                              "right": {"drop_excursion_deg": None}},
+                             {"started_at": "2026-03-01T09:05:00+00:00", "left": {"drop_excursion_deg": 2.5}}],
+                            4.0, 6.0))
+    assert "<b>" not in trend and "&lt;b&gt;" not in trend
+    assert re.search(r">0[1-2] Mar \d\d:\d\d</text>", trend)  # the second session: date and time, local
     ET.fromstring(trend)
     assert "No measured sessions" in str(trend_chart([], 4.0, 6.0))
 

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from station.keypoints import TRACK_COLUMNS, read_track_csv
 from station.store import STEP_COLUMNS, Store
 from tests.web.conftest import AuthActions
+from web.filters import local_time
 
 
 @pytest.fixture()
@@ -38,13 +39,17 @@ def test_steps_csv_matches_database(client: FlaskClient, logged_in: AuthActions,
                                     session_id: int) -> None:
     r = client.get(f"/sessions/{session_id}/steps.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert f'filename="session-{session_id}-steps.csv"' in r.headers["Content-Disposition"]
+    # issue 11: named with the runner and the date (it was session-N-steps.csv), and every row says whose steps
+    session = store.session(session_id)
+    day = local_time(session["started_at"], "%Y-%m-%d-%H%M")
+    assert f'filename="Ana-{day}-session-{session_id}-steps.csv"' in r.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
-    assert tuple(rows[0]) == ("idx", *STEP_COLUMNS)
+    assert tuple(rows[0]) == ("session_id", "runner", "session_started_at", "idx", *STEP_COLUMNS)
     steps = store.steps(session_id)
     assert len(rows) - 1 == len(steps) == 60
     for row, step in zip(rows[1:], steps, strict=True):
-        for name, cell in zip(rows[0], row, strict=True):
+        assert row[:3] == [str(session_id), "Ana", session["started_at"]]
+        for name, cell in zip(rows[0][3:], row[3:], strict=True):
             assert _same(cell, step[name]), (name, cell, step[name])
     assert any(row[rows[0].index("drop_excursion_deg")] == "" for row in rows[1:])  # null stays empty
 

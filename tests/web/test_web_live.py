@@ -69,9 +69,13 @@ def test_station_heartbeat_wins_for_its_session(client: FlaskClient, store: Stor
     data = client.get("/api/live").get_json()
     s = data["session"]
     assert s["elapsed_s"] == 42.5 and s["cadence_spm"] == 171.2
-    assert s["rolling"]["left"] == {"drop_excursion_deg": 6.4, "steps": 8, "level": "red"}
+    # (issue 11: each side also carries the thresholds it is judged against, the framing the set-up assistant's
+    # measures; both None in this heartbeat, which does not give them)
+    assert s["rolling"]["left"] == {"drop_excursion_deg": 6.4, "steps": 8, "level": "red", "amber_deg": None,
+                                    "red_deg": None}
     assert s["cue"]["state"] == "red"
-    assert data["framing"] == {"ok": False, "messages": ["runner too small — move the camera closer"]}
+    assert data["framing"] == {"ok": False, "messages": ["runner too small — move the camera closer"], "box": None,
+                               "tilt_deg": None, "distance_m": None}
     html = client.get("/live").get_data(as_text=True)
     assert "runner too small — move the camera closer" in html and "cue-red" in html
 

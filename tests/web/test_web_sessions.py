@@ -71,12 +71,14 @@ def test_session_page_has_chart_summary_fatigue_cues(client: FlaskClient, logged
     f = metrics.fatigue(store.step_objects(sid))
     assert f["left"]["drop_excursion_deg"]["change"] > 1.5
     assert num(f["left"]["drop_excursion_deg"]["change"], 1, "°", signed=True) in html
-    # metrics the station could not measure are a dash, never 0
+    # metrics the station could not measure are never 0: (issue 11) the table leaves their rows out and says so in
+    # words (they used to be rows of dashes, "Knee FPPA" a row of "—")
     summary_table = re.search(r'<table class="metrics" id="summary">.*?</table>', html, re.S).group(0)
-    fppa_row = re.search(r"Knee FPPA.*?</tr>", summary_table, re.S).group(0)
-    assert fppa_row.count("—") == 3 and "0.0" not in fppa_row
+    assert "Knee" not in summary_table and "Hip drop" in summary_table
+    assert re.search(r"Not measured in this session: [^.]*knee caving in", html)
+    # the light's changes, with their reasons, in a folded list
     assert "left drop median 4.1° ≥ amber 4.0°" in html
-    assert "led: amber" in html
+    assert re.search(r'<details class="panel fold" id="changes">.*badge badge-amber">amber<', html, re.S)
 
 
 def test_session_summary_matches_real_data(client: FlaskClient, logged_in: AuthActions,

@@ -71,19 +71,22 @@ def test_changes_are_saved_as_validated_overrides(client: FlaskClient, logged_in
     assert client.get("/api/live").get_json()["amber_deg"] == 3.5
 
 
+# issue 11: the error names the setting as the page does (it used to be the config's "config: cues.red_deg ...")
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("cues__red_deg", "3", "config: cues.red_deg must be greater than cues.amber_deg"),
-    ("cues__amber_deg", "abc", "config: cues.amber_deg must be a number (got 'abc')"),
-    ("pins__red", "17", "config: pins must all be different"),
-    ("pins__green", "40", "config: pins.green must be a BCM GPIO number between 2 and 27"),
-    ("cues__mode", "loud", "config: cues.mode must be one of absolute, baseline (got 'loud')"),
-    ("camera__camera_roll_deg", "90", "config: camera.camera_roll_deg must be within ±45"),
-    ("camera__distance_m", "0", "config: camera.distance_m must be between 0.5 and 50 (metres)"),
-    ("cues__window_steps", "2.5", "config: cues.window_steps must be a whole number (got '2.5')"),
+    ("cues__red_deg", "3", "“Red from (°)” must be greater than “Amber from (°)”."),
+    ("cues__amber_deg", "abc", "“Amber from (°)” must be a number (you typed 'abc')."),
+    ("pins__red", "17", "Each GPIO pin can do one thing: the pins must all be different."),
+    ("pins__green", "40", "“Green LED (GPIO)” must be a BCM GPIO number between 2 and 27."),
+    ("cues__mode", "loud", "“Judge the hip drop against” must be one of absolute, baseline (you typed 'loud')."),
+    ("camera__camera_roll_deg", "90", "“Camera tilt (°)” must be within ±45."),
+    ("camera__distance_m", "0", "“Distance from the lens to the runner's hips (m)” must be between 0.5 and 50 "
+                                "(metres)."),
+    ("cues__window_steps", "2.5", "“Steps per side the light judges (steps)” must be a whole number (you typed "
+                                  "'2.5')."),
     # issue 14 finding 6: nothing saved here may stop the station
-    ("cues__red_deg", "inf", "config: cues.red_deg must be a finite number (got inf)"),
-    ("session__absent_s", "nan", "config: session.absent_s must be a finite number (got nan)"),
-    ("session__default_runner", "x" * 81, "config: session.default_runner must have at most 80 characters"),
+    ("cues__red_deg", "inf", "“Red from (°)” must be a finite number (you typed inf)."),
+    ("session__absent_s", "nan", "“Runner away this long ends it (s)” must be a finite number (you typed nan)."),
+    ("session__default_runner", "x" * 81, "“Name when none is given” must have at most 80 characters."),
 ])
 def test_invalid_input_shows_one_line_and_saves_nothing(client: FlaskClient, logged_in: AuthActions, store: Store,
                                                         field: str, value: str, message: str) -> None:

@@ -11,7 +11,24 @@
   // <select class="autosubmit"> submits its form on change
   document.querySelectorAll("select.autosubmit").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
+    sel.form.querySelectorAll(".no-js").forEach(function (b) { b.hidden = true; });
   });
+  // <button data-print> prints the page (the report's print stylesheet makes it one A4 page)
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+  // before/after: both clips from their start, together
+  var both = document.getElementById("play-both");
+  if (both) {
+    both.addEventListener("click", function () {
+      var videos = Array.prototype.slice.call(document.querySelectorAll("#clips video"));
+      var playing = videos.some(function (v) { return !v.paused; });
+      videos.forEach(function (v) {
+        if (playing) { v.pause(); } else { v.currentTime = 0; v.play(); }
+      });
+      both.textContent = playing ? "Play both" : "Pause";
+    });
+  }
 })();
 
 window.gaitStation = {
