@@ -224,7 +224,11 @@ def test_live_one_light_and_the_camera_set_up_assistant(site: dict[str, Any], ru
     fits_phone(page)
     screenshot(page, "pages-live-session.png")
     screenshot(page, "pages-live-session-full.png", full_page=True)
-    # when it ends, the page shows the session's summary
+    # when it ends, the page shows the session's summary; stopping needs the admin's login (issue 14: the live
+    # page alone is public, read-only)
+    assert page.locator("#stop-form").count() == 0
+    log_in(page, site["base"], "/auth/login?next=/live")
+    expect(page.locator("#session")).to_be_visible(timeout=20_000)
     page.click("#stop-form button[type=submit]")
     expect(page.locator("#last-session")).to_be_visible(timeout=15_000)
     expect(page.locator("#last-verdict")).to_have_text(re.compile(r"(drops|Both sides)"))
