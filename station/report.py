@@ -67,10 +67,11 @@ def steps_csv(steps: Sequence[Step]) -> str:
     return buf.getvalue()
 
 
-def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False) -> str:
+def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False, ci: float | None = None) -> str:
     if v is None:
         return "not measured"
-    return f"{v:{'+' if signed else ''}.{nd}f}{unit}"
+    pm = "" if ci is None else f" ± {ci:.{nd}f}"
+    return f"{v:{'+' if signed else ''}.{nd}f}{pm}{unit}"
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -87,7 +88,7 @@ def report_text(report: dict[str, Any]) -> str:
         return "\n".join(lines) + "\n"
     lines.append(f"{s['steps']} steps over {s['duration_s']:.1f} s, cadence {_num(s['cadence_spm'], ' steps/min')}")
     lines.append("")
-    lines.append(f"{'':26}{'left stance':>16}{'right stance':>16}{'right - left':>16}")
+    lines.append(f"{'':26}{'left stance':>18}{'right stance':>18}{'right - left':>18}")
     rows = (
         ("steps", "steps", "", 0),
         ("pelvic drop excursion", "drop_excursion_deg", " deg", 1),
@@ -97,15 +98,25 @@ def report_text(report: dict[str, Any]) -> str:
         ("step width (hip widths)", "step_width_norm", "", 2),
     )
     asym = s.get("asymmetry", {})
+    asym_ci = s.get("asymmetry_ci95", {})
     for label, key, unit, nd in rows:
         left, right = s["left"].get(key), s["right"].get(key)
         if key == "steps":
-            lines.append(f"{label:26}{left:>16}{right:>16}")
+            lines.append(f"{label:26}{left:>18}{right:>18}")
             continue
+        ci_key = key[: -len("_deg")] + "_ci95_deg" if key.endswith("_deg") else ""
+        cl, cr = s["left"].get(ci_key), s["right"].get(ci_key)
         a = asym.get(key)
         lines.append(
-            f"{label:26}{_num(left, unit, nd):>16}{_num(right, unit, nd):>16}{_num(a, unit, nd, signed=True):>16}"
+            f"{label:26}{_num(left, unit, nd, ci=cl):>18}{_num(right, unit, nd, ci=cr):>18}"
+            f"{_num(a, unit, nd, signed=True, ci=asym_ci.get(key)):>18}"
         )
+    lines.append("")
+    lines.append("± is the 95 % confidence interval of the mean (keypoint noise, step-to-step variation, model fit).")
+    real = s.get("asymmetry_real", {}).get("drop_excursion_deg")
+    if real is not None:
+        lines.append("Left/right difference in drop excursion: " + (
+            "real (larger than its uncertainty)." if real else "within its uncertainty (not a real difference)."))
     if report.get("camera_roll_deg") is None:
         lines.append("")
         lines.append("Drop peak needs a level camera: declare its roll with --camera-roll-deg to get it.")

@@ -141,8 +141,15 @@ class AnalyzerSettings:
     # left/right reversed on more frames in a row than this: the runner faces the other way (or the view
     # setting is wrong); a few frames are a pose model's label swap, repaired
     max_reversed_frames: int = 15
-    # the first steps of each side only teach the drop model: fewer than this many strides leave it undetermined
-    template_min_steps: int = 3
+    # the drop model is read once each side has been seen this many times and the samples determine it (a
+    # whole stride covered; station.gait.drop_model); before, a step's drop comes from its own samples
+    template_min_steps: int = 1
+    # strength of the drop model's per-harmonic Wiener shrinkage (1: the Wiener filter, 0: plain least squares).
+    # The Wiener factor flattens sharp drops (-0.4..-0.8 deg on s02 and s32 at 30 fps / 0.3 % noise) and lowers
+    # the peak; none lets more noise through. Over {0, 0.5, 1}, leave-one-runner-out, the pass rates tie within
+    # the seeds' noise (docs/validation.md); 0 leaves no constant to tune, keeps sharp drops unflattened, and its
+    # 95 % interval is exactly the estimate's own (the delta method of least squares)
+    drop_shrinkage: float = 0.0
     # contact from the knee of the landing ankle's trajectory instead of the feet's crossing: robust to camera
     # distance (median error <= 30 ms at 2-5 m against 47-50 ms for the crossing), but 25 ms early and
     # noisier at 3 m, where the crossing is within 6 ms, and recall falls to 90 % at 5 m; off by default
@@ -233,7 +240,7 @@ class GaitAnalyzer:
         self._last_contact_s: float | None = None
         self._pending: list[_Pending] = []
         self._drop = StrideDropModel(self.settings.drop_harmonics, self.settings.drop_memory_steps,
-                                     self.settings.template_min_steps)
+                                     self.settings.template_min_steps, self.settings.drop_shrinkage)
         self._owned_until_s = -math.inf  # raw samples up to here have gone into the drop model
         self._periods: deque[float] = deque(maxlen=8)
         self._stances: deque[float] = deque(maxlen=9)
@@ -806,13 +813,15 @@ class GaitAnalyzer:
         self._drop.add(*self._stride_samples(p, period))
         drop = self._drop.step_values(p.side, float(np.median(self._stances)) / period)
         if drop is None:
+            # no stride model yet (the first steps of a session or a track-side pass): this step's own samples
+            drop = self._drop.local_values(p.side, *self._own_samples(t_c, t_e), t_e - t_c, period)
             flags.append(FLAG_WARMUP)
-        else:
-            excursion, d_peak, u_peak = drop
-            t_peak = t_c + u_peak * period
+        exc_ci = peak_ci = None
+        if drop is not None:
+            excursion, t_peak, exc_ci = drop.excursion_deg, t_c + drop.u_peak * period, drop.excursion_ci95_deg
             if st.camera_roll_deg is not None:
                 # image obliquity = true obliquity - roll: true d = image d + roll (right), - roll (left)
-                peak = d_peak + sgn * st.camera_roll_deg
+                peak, peak_ci = drop.peak_image_deg + sgn * st.camera_roll_deg, drop.peak_ci95_deg
 
         window = sig[lo:hi]
         lean = _mean_or_none(window[:, C_LEAN]) if len(window) else None
@@ -843,6 +852,8 @@ class GaitAnalyzer:
             knee_fppa_deg=fppa if math.isfinite(fppa) else None,
             step_width_norm=width,
             t_peak_s=t_peak,
+            drop_excursion_mean_ci95_deg=exc_ci,
+            drop_peak_mean_ci95_deg=peak_ci,
             score_min=float(per_frame.min()),
             frames=frames,
             flags=tuple(flags),
@@ -856,6 +867,14 @@ class GaitAnalyzer:
         if t_prev is not None and 60.0 / st.max_step_rate_spm <= t_c - t_prev <= 60.0 / st.min_step_rate_spm:
             return t_c - t_prev
         return 60.0 / st.default_cadence_spm
+
+    def _own_samples(self, t_c: float, t_e: float) -> tuple[np.ndarray, np.ndarray]:
+        """(time since contact, obliquity) of the raw samples from a little before contact to the stance end."""
+        t = np.asarray(self._t)
+        lo = int(np.searchsorted(t, t_c - 0.25 * (t_e - t_c)))
+        hi = int(np.searchsorted(t, t_e, side="right"))
+        theta = np.asarray([v[C_THETA] for v in self._sig[lo:hi]])
+        return t[lo:hi] - t_c, theta
 
     def _stride_samples(self, p: _Pending, period: float) -> tuple[str, np.ndarray, np.ndarray]:
         """The raw obliquity samples this step brings to the drop model, with their stride phase.
