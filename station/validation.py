@@ -179,7 +179,10 @@ def validate_steps(
     cad = summary.cadence_spm
     cad_truth = truth.cadence_spm
     if tsteps and len(tsteps) >= 2:
-        cad_truth = 60.0 * (len(tsteps) - 1) / (tsteps[-1].t_contact_s - tsteps[0].t_contact_s)
+        # over consecutive contacts only (a track-side session's passes have gaps between them), as summarize does
+        gaps = np.diff([s.t_contact_s for s in tsteps])
+        periods = gaps[gaps <= 2.0 * float(np.median(gaps))]
+        cad_truth = 60.0 * len(periods) / float(np.sum(periods))
     cad_err = cad - cad_truth if cad is not None and cad_truth is not None else None
     checks = {
         "recall": recall >= LIMITS["recall_min"],

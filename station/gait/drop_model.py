@@ -9,16 +9,18 @@ used, flight phases included.
 
 The model: obliquity theta as a Fourier series in stride phase phi (0..1; left
 contact at 0, right contact at 0.5, linear in time between detected contacts),
-``harmonics`` harmonics of the stride frequency (2 x harmonics / 2 of the step
-frequency), fitted by least squares to all samples seen so far with exponential
-forgetting (``memory_steps``), so it follows a runner who tires. On the Fukuchi
-treadmill markers the first 8 stride harmonics hold 99.9 % of the obliquity's
-cycle power (odd harmonics dominate: the waveform flips sign between the
-sides), but the peak, a sharper feature, converges only at 12 (the analyzer's
-default; docs/validation.md). Each harmonic is shrunk toward 0 by the Wiener factor
-(power - noise) / power, the noise power coming from the fit's residual variance
-and the coefficient covariance: on clean data nothing is shrunk; under noise the
-weak high harmonics, which would only add noise to the peak, fade out.
+up to ``harmonics`` harmonics of the stride frequency, fitted by least squares
+to all samples seen so far with exponential forgetting (``memory_steps``), so it
+follows a runner who tires. On the Fukuchi treadmill markers the first 8 stride
+harmonics hold 99.9 % of the obliquity's cycle power (odd harmonics dominate:
+the waveform flips sign between the sides), but the peak, a sharper feature,
+converges only at 12 (the analyzer's default; docs/validation.md). The order used
+is the highest the samples determine: ten samples per coefficient and no gap in
+the stride phase longer than the harmonic's node spacing, so a model forms as
+soon as one stride has been seen and grows with the data. Optionally
+(``shrinkage`` > 0) each harmonic is shrunk toward 0 by a Wiener factor
+(1 - shrinkage x noise / power); the analyzer leaves it off (plain least squares:
+the Wiener factor flattens sharp drops; docs/validation.md).
 
 Per step, ``drop_excursion_deg`` = d(peak) - d(contact) and the peak value are
 linear functionals of the model at the model's peak within the stance (d = theta
@@ -31,21 +33,24 @@ tiring runner) appears in the per-step values at once, not after a window. A
 single step's value is as noisy as one step's samples make it.
 
 Uncertainty. Each read also gives the 95 % confidence interval of the side's
-mean, from the data alone: a delete-one-step jackknife of the whole estimate
-(least squares, shrinkage and the maximum's position redone without each recent
-step), so it holds keypoint noise, step-to-step variation and the model's fit
-together, and shrinks as 1/sqrt(steps).
+mean, from the data alone: least squares is linear in the samples, so the
+coefficients' covariance is estimated clustered by step (a sandwich over the
+recent steps' contributions: keypoint noise, step-to-step variation and noise
+shared between neighbouring frames) and never below the residuals' white-noise
+covariance; excursion and peak are linear in the coefficients at the maximum
+found (the delta method; near the stance window's edge, the upper reach of the
+curve, so a drop read at contact is never a false 0 +- 0). Student's t with
+(steps - 1) degrees of freedom. It shrinks as 1/sqrt(steps).
 
-Short passes. The order used is the highest the samples determine: enough
-samples per coefficient and no gap in the stride phase longer than the
-harmonic's node spacing, so a model forms as soon as one stride has been seen.
-Before that (the first steps of a track-side pass), :meth:`StrideDropModel.local_values`
+Short passes. Before the stride model has seen a whole stride (the first steps
+of a session or of a track-side pass), :meth:`StrideDropModel.local_values`
 reads a step's drop from its own samples, a low-order polynomial over its
 stance, with the interval its residuals give.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from typing import NamedTuple
@@ -58,20 +63,15 @@ BASE = {"left": 0.0, "right": 0.5}  # stride phase of each side's initial contac
 SIGN = {"left": -1.0, "right": 1.0}  # d = +theta in right stance, -theta in left stance
 PHASE_BINS = 96  # stride-phase coverage histogram (decides which orders the samples determine)
 SAMPLES_PER_COEF = 10  # least samples per model coefficient for an order to be used
-JACKKNIFE_STEPS = 150  # the jackknife leaves out each of the most recent steps (older ones weigh little)
-
-# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's 1.96 plus a tail)
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
+RECENT_STEPS = 150  # the steps the interval's clustered covariance is taken over (older ones weigh little)
 
 
-def t_quantile_975(dof: float) -> float:
+@functools.lru_cache(maxsize=512)
+def t_quantile_975(dof: int) -> float:
     """The 97.5 % quantile of Student's t with ``dof`` degrees of freedom (a 95 % two-sided interval)."""
-    if dof < 1:
-        return math.inf
-    k = int(dof)
-    return _T975[k - 1] if k <= len(_T975) else 1.96 + 2.4 / k
+    from scipy.special import stdtrit  # the inverse of Student's t distribution (a light import)
+
+    return float(stdtrit(dof, 0.975)) if dof >= 1 else math.inf
 
 
 class DropValues(NamedTuple):
@@ -131,7 +131,7 @@ class StrideDropModel:
         self._n = 0.0  # sum w
         self._bins = np.zeros(PHASE_BINS)  # forgetting-weighted sample count per stride-phase bin
         self._count = 0  # steps added
-        self._recent: deque[_StepData] = deque(maxlen=JACKKNIFE_STEPS)
+        self._recent: deque[_StepData] = deque(maxlen=RECENT_STEPS)
         self._steps = {"left": 0, "right": 0}
         self._side_n: dict[str, float] = {}
         self._side_coef: dict[str, np.ndarray] = {}
@@ -228,14 +228,14 @@ class StrideDropModel:
             cov_cluster = a_inv @ (scores.T @ scores * (g / (g - 1.0))) @ a_inv
         reads, se = np.zeros(4), np.zeros(4)
         for j, side in enumerate(("left", "right")):
-            exc, peak, _ = _read(coef, side, stance_frac, self.harmonics)
-            u, d = _curve(coef, side, stance_frac, self.harmonics)
-            rows = fourier_basis(BASE[side] + 0.5 * u, k) * SIGN[side]  # (U, p): the gradient of d(u)
+            u = _grid(stance_frac)
+            rows = fourier_basis(BASE[side] + 0.5 * u, k) * SIGN[side]  # (U, p): d(u) = rows @ c, its gradient
+            d = rows @ coef[:p]
             for m, grads, values in ((0, rows - rows[0], d - d[0]), (1, rows, d)):
                 var = np.einsum("ui,ij,uj->u", grads, cov, grads)
                 if cov_cluster is not None:
                     var = np.maximum(var, np.einsum("ui,ij,uj->u", grads, cov_cluster, grads))
-                reads[2 * j + m] = exc if m == 0 else peak
+                reads[2 * j + m] = float(np.max(values))
                 se[2 * j + m] = _max_se(values, np.sqrt(np.maximum(var, 0.0)))
         return _Estimate(k, coef, reads, se)
 
@@ -270,7 +270,7 @@ class StrideDropModel:
         per emitted step, after :meth:`add` of its samples.
         """
         self._stance_frac = stance_frac
-        est = self._estimate()
+        est = self._estimate() if len(self._recent) >= 3 else None  # an interval needs a few steps' scatter
         if est is None:
             return None
         c = est.coef
@@ -294,12 +294,9 @@ class StrideDropModel:
         share_peak = n_new * peak - lam_side * n_old * peak_old
         self._side_n[side] = n_new
         self._side_coef[side] = c
-        exc_ci = peak_ci = None
-        if len(self._recent) >= 3:
-            q = t_quantile_975(len(self._recent) - 1)
-            j = 0 if side == "left" else 2
-            exc_ci, peak_ci = q * float(est.se[j]), q * float(est.se[j + 1])
-        return DropValues(share_exc, share_peak, u_peak, exc_ci, peak_ci)
+        q = t_quantile_975(len(self._recent) - 1)
+        j = 0 if side == "left" else 2
+        return DropValues(share_exc, share_peak, u_peak, q * float(est.se[j]), q * float(est.se[j + 1]))
 
     def local_values(self, side: str, tau_s: np.ndarray, theta_deg: np.ndarray, stance_s: float,
                      period_s: float) -> DropValues | None:
@@ -345,12 +342,14 @@ def _max_se(values: np.ndarray, se: np.ndarray, z: float = 1.96) -> float:
     """The standard error of the maximum of a curve read on a grid, with its SE at every point.
 
     At an interior maximum this is the SE there (the delta method: a maximum moves with the curve
-    to first order). Near the window's edge, or where the curve is flat, another point could be the
-    true maximum: the upper reach max(values + z se) - max(values), in units of z, if larger. So an
-    excursion read at contact (the curve falls from contact) still carries the uncertainty of the
-    curve after it, not a false zero.
+    to first order). At the window's edge the delta method says nothing about the maximum that
+    noise may have hidden inside it: there the upper reach max(values + z se) - max(values), in
+    units of z, if larger. So an excursion read at contact (the curve falls from contact) carries
+    the uncertainty of the curve after it, not a false zero.
     """
     k = int(np.argmax(values))
+    if 0 < k < len(values) - 1:
+        return float(se[k])
     return max(float(se[k]), float(np.max(values + z * se) - values[k]) / z)
 
 
@@ -378,9 +377,14 @@ def _read_many(cs: np.ndarray, side: str, stance_frac: float, harmonics: int) ->
     return np.stack([peak - d[0], peak], axis=1)
 
 
+def _grid(stance_frac: float) -> np.ndarray:
+    """The stance where a peak is searched: 65 points from contact, u in step periods after contact."""
+    return np.linspace(0.0, max(min(stance_frac, 1.0), 0.05), 65)
+
+
 def _curve(c: np.ndarray, side: str, stance_frac: float, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
-    """(u, d(u)) of model ``c`` over a stance of ``side``: u in step periods after contact, on a 65-point grid."""
-    u = np.linspace(0.0, max(min(stance_frac, 1.0), 0.05), 65)
+    """(u, d(u)) of model ``c`` over a stance of ``side`` (:func:`_grid`)."""
+    u = _grid(stance_frac)
     return u, SIGN[side] * (fourier_basis(BASE[side] + 0.5 * u, harmonics) @ c)
 
 
