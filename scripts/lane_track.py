@@ -244,7 +244,8 @@ def lane_track(
     return np.asarray(rows_t), np.asarray(rows_xy), np.asarray(rows_score), truth
 
 
-def write(track_path: Path | str, truth_path: Path | str, t_s: np.ndarray, xy: np.ndarray, score: np.ndarray, truth: dict) -> None:
+def write(track_path: Path | str, truth_path: Path | str, t_s: np.ndarray, xy: np.ndarray, score: np.ndarray,
+          truth: dict) -> None:
     from station.keypoints import Pose, write_track_csv
 
     write_track_csv(track_path, (Pose(float(t_s[i]), xy[i], score[i]) for i in range(len(t_s))))

@@ -19,6 +19,7 @@ from station.gait import AnalyzerSettings, GaitAnalyzer, analyze_track, summariz
 from station.validation import Truth, TruthStep, validate_steps
 from tests.conftest import ROOT, SHARED_DATA, require_shared
 
+
 @pytest.fixture(scope="module")
 def lane() -> ModuleType:
     require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt")
