@@ -63,6 +63,9 @@ BASE = {"left": 0.0, "right": 0.5}  # stride phase of each side's initial contac
 SIGN = {"left": -1.0, "right": 1.0}  # d = +theta in right stance, -theta in left stance
 PHASE_BINS = 96  # stride-phase coverage histogram (decides which orders the samples determine)
 SAMPLES_PER_COEF = 10  # least samples per model coefficient for an order to be used
+# the least order worth reading: a stance is a third of the stride and its drop peaks a tenth of a stride after
+# contact, a shape the first three harmonics cannot hold (a 6-step pass at 30 fps stays on its steps' own values)
+MIN_ORDER = 4
 RECENT_STEPS = 150  # the steps the interval's clustered covariance is taken over (older ones weigh little)
 
 
@@ -176,7 +179,7 @@ class StrideDropModel:
         if min(self._steps.values()) < self.min_steps_per_side:
             return None
         gap = _longest_gap(self._bins >= 0.5) / PHASE_BINS
-        for k_max in range(self.harmonics, 0, -1):
+        for k_max in range(self.harmonics, min(MIN_ORDER, self.harmonics) - 1, -1):
             p = 2 * k_max + 1
             if self._n < SAMPLES_PER_COEF * p or gap >= 1.0 / (2 * k_max + 1):
                 continue
@@ -197,7 +200,17 @@ class StrideDropModel:
         k_top = self._order()
         if k_top is None:
             return None
-        return self._fit_order(k_top, self._stance_frac)
+        est = self._fit_order(k_top, self._stance_frac)
+        if est is None or k_top == self.harmonics or k_top < 2:
+            return est
+        # cut short by the data (a short pass, the first strides): the part cut off is about the size of the
+        # last harmonic's contribution, a bias the noise alone does not show; it widens the interval
+        lower = self._fit_order(k_top - 1, self._stance_frac)
+        if lower is None:
+            return est
+        q = t_quantile_975(max(len(self._recent) - 1, 1))
+        se = np.sqrt(est.se ** 2 + ((est.reads - lower.reads) / q) ** 2)
+        return est._replace(se=se)
 
     def _fit_order(self, k: int, stance_frac: float) -> _Estimate | None:
         """Least squares of order ``k`` (each harmonic shrunk by ``shrinkage``), its readings and their SEs.
