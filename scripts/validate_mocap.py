@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import itertools
 import json
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 SHARED = ROOT.parent / "shared"
 SRC = SHARED / "data" / "mocap" / "fukuchi2017"
@@ -76,15 +76,6 @@ LANES = [  # (name, passes (t0, from m, to m), fps) at 0.3 % noise and 2 % dropo
 ]
 
 
-def _lane_module():
-    spec = importlib.util.spec_from_file_location("lane_track", ROOT / "scripts" / "lane_track.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def generate(subject: str, v: dict, tmp: Path) -> tuple[Path, Path]:
     markers, static, forces = RUNNERS[subject]
     name = "{subject}_fps{fps:g}_ph{phase:g}_n{noise:g}_d{dropout:g}_r{roll:g}_D{distance:g}_s{seed}".format(
@@ -120,7 +111,8 @@ def evaluate(job: tuple) -> dict:
         roll, distance, clean = spec["roll"], spec["distance"], spec["noise"] == 0.0
         label = track.name.removesuffix(".track.csv")
     else:
-        lane = _lane_module()
+        import lane_track as lane  # a sibling script (scripts/ is on the path)
+
         name, passes, fps = spec
         t_s, xy, score, truth_d = lane.lane_track(subject, [lane.LanePass(*p) for p in passes], fps=fps,
                                                   noise_frac=0.003, dropout=0.02, seed=500)
