@@ -56,6 +56,7 @@ from collections import deque
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import stdtrit  # the inverse of Student's t distribution; imported here, not mid-session
 
 __all__ = ["DropValues", "StrideDropModel", "t_quantile_975"]
 
@@ -72,8 +73,6 @@ RECENT_STEPS = 150  # the steps the interval's clustered covariance is taken ove
 @functools.lru_cache(maxsize=512)
 def t_quantile_975(dof: int) -> float:
     """The 97.5 % quantile of Student's t with ``dof`` degrees of freedom (a 95 % two-sided interval)."""
-    from scipy.special import stdtrit  # the inverse of Student's t distribution (a light import)
-
     return float(stdtrit(dof, 0.975)) if dof >= 1 else math.inf
 
 
@@ -116,8 +115,11 @@ class _Estimate(NamedTuple):
 class StrideDropModel:
     """Streaming least-squares Fourier model of obliquity over the stride; see the module docstring.
 
-    ``shrinkage`` scales the noise in each harmonic's Wiener factor (1 - shrinkage x noise / power): 1 is
-    the Wiener filter, 0 plain least squares.
+    ``shrinkage`` scales the noise in each harmonic's Wiener factor (1 - shrinkage x noise / power): 1 (the
+    default here) is the Wiener filter, 0 plain least squares, which the analyzer uses
+    (``AnalyzerSettings.drop_shrinkage``; plain least squares reads the maximum of a noisy curve a little
+    high, +0.2 deg at 0.3 % keypoint noise on s01, where the Wiener filter flattens sharp drops by 0.4-0.8;
+    docs/validation.md).
     """
 
     def __init__(self, harmonics: int = 8, memory_steps: float = 300.0, min_steps_per_side: int = 3,
