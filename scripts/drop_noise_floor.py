@@ -82,7 +82,8 @@ def simulate(ref: dict, target: dict, reps: int, rng: np.random.Generator) -> di
     per_step = target["n"] / steps
     out: dict[str, list] = {"model": [], "oracle": [], "ls-3": []}
     for _ in range(reps):
-        models = {"model": StrideDropModel(k_max), "oracle": OracleModel(coef, harmonics=k_max)}
+        models = {"model": StrideDropModel(k_max, shrinkage=AnalyzerSettings.drop_shrinkage),
+                  "oracle": OracleModel(coef, harmonics=k_max, shrinkage=1.0)}
         vals: dict[str, dict[str, list[float]]] = {n: {"left": [], "right": []} for n in models}
         all_ph, all_y = [], []
         for j in range(steps):

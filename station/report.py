@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from station.gait.steps import STEP_FIELDS, Step
-from station.gait.summary import METRICS, Summary, summarize
+from station.gait.summary import CI_METRICS, METRICS, Summary, summarize
 
 #: the one step CSV: the step's index in its session, then one column per Step field, in the dataclass order
 STEP_CSV_COLUMNS: tuple[str, ...] = ("idx", *STEP_FIELDS)
@@ -87,10 +87,11 @@ def steps_csv(steps: Sequence[Step]) -> str:
     return "".join(steps_csv_lines({"idx": i, **s.to_dict()} for i, s in enumerate(steps)))
 
 
-def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False) -> str:
+def _num(v: float | None, unit: str, nd: int = 1, signed: bool = False, ci: float | None = None) -> str:
     if v is None:
         return "not measured"
-    return f"{v:{'+' if signed else ''}.{nd}f}{unit}"
+    pm = "" if ci is None else f" ± {ci:.{nd}f}"
+    return f"{v:{'+' if signed else ''}.{nd}f}{pm}{unit}"
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -108,15 +109,23 @@ def report_text(report: dict[str, Any]) -> str:
     lines.append(f"{s['steps']} steps over {s['duration_s']:.1f} s, cadence {_num(s['cadence_spm'], ' steps/min')}")
     lines.append("")
     w = max(len(m.label) for m in METRICS) + 2
-    lines.append(f"{'':{w}}{'left stance':>16}{'right stance':>16}{'right - left':>16}")
-    asym = s.get("asymmetry", {})
-    lines.append(f"{'steps':{w}}{s['left']['steps']:>16}{s['right']['steps']:>16}")
+    lines.append(f"{'':{w}}{'left stance':>18}{'right stance':>18}{'right - left':>18}")
+    asym, asym_ci = s.get("asymmetry", {}), s.get("asymmetry_ci95", {})
+    lines.append(f"{'steps':{w}}{s['left']['steps']:>18}{s['right']['steps']:>18}")
     for m in METRICS:
         label = m.label[:1].lower() + m.label[1:]
         unit = f" {'deg' if m.unit == '°' else m.unit}" if m.unit else ""
+        ci_key = m.key.removesuffix("_deg") + "_ci95_deg" if m.key in CI_METRICS else ""
         left, right, a = s["left"].get(m.key), s["right"].get(m.key), asym.get(m.key)
-        lines.append(f"{label:{w}}{_num(left, unit, m.decimals):>16}{_num(right, unit, m.decimals):>16}"
-                     f"{_num(a, unit, m.decimals, signed=True):>16}")
+        lines.append(f"{label:{w}}{_num(left, unit, m.decimals, ci=s['left'].get(ci_key)):>18}"
+                     f"{_num(right, unit, m.decimals, ci=s['right'].get(ci_key)):>18}"
+                     f"{_num(a, unit, m.decimals, signed=True, ci=asym_ci.get(m.key)):>18}")
+    lines.append("")
+    lines.append("± is the 95 % confidence interval of the mean (keypoint noise, step-to-step variation, model fit).")
+    real = s.get("asymmetry_real", {}).get("drop_excursion_deg")
+    if real is not None:
+        lines.append("Left/right difference in drop excursion: " + (
+            "real (larger than its uncertainty)." if real else "within its uncertainty (not a real difference)."))
     if report.get("camera_roll_deg") is None:
         lines.append("")
         lines.append("Drop peak needs a level camera: declare its roll with --camera-roll-deg to get it.")

@@ -206,6 +206,14 @@ def m006_arm_swing(db: sqlite_utils.Database) -> None:
         db["steps"].add_column(name, float)
 
 
+@migrations()
+def m007_step_drop_intervals(db: sqlite_utils.Database) -> None:
+    """The 95 % interval of each side's mean drop as known when a step was emitted (:mod:`station.gait.uncertainty`):
+    two new :class:`Step` fields, two new columns."""
+    for name in ("drop_excursion_mean_ci95_deg", "drop_peak_mean_ci95_deg"):
+        db["steps"].add_column(name, float)
+
+
 class Store:
     """One connection to the station database. Open one per thread (or per web request).
 

@@ -42,6 +42,11 @@ def test_json_report_has_the_design_keys(mocap_dir: Path, capsys: pytest.Capture
     for side in ("left", "right"):
         assert {"steps", "drop_excursion_deg", "drop_peak_deg"} <= set(summary[side])
         assert summary[side]["drop_peak_deg"] is None  # no roll declared
+        # the 95 % interval of the side's mean (half-width, deg); none for the peak without a declared roll
+        assert 0.0 < summary[side]["drop_excursion_ci95_deg"] < 0.75
+        assert summary[side]["drop_peak_ci95_deg"] is None
+    assert summary["asymmetry_real"]["drop_excursion_deg"] in (True, False)
+    assert summary["asymmetry_ci95"]["drop_excursion_deg"] > 0
     step = report["steps"][10]
     assert {"side", "t_contact_s", "t_end_s", "drop_excursion_deg", "drop_peak_deg", "cadence_spm", "trunk_lean_deg",
             "knee_fppa_deg", "step_width_norm"} <= set(step)
@@ -61,10 +66,14 @@ def test_text_and_csv_formats(mocap_dir: Path, capsys: pytest.CaptureFixture[str
     track = str(mocap_dir / "s01_30fps_noisy.track.csv")
     rc, out, _ = run(["analyze", track, "--format", "text"], capsys)
     assert rc == 0 and "cadence" in out and "pelvic drop excursion" in out and "not measured" in out
+    excursion_line = next(line for line in out.splitlines() if line.startswith("pelvic drop excursion"))
+    assert excursion_line.count("±") == 3  # left, right and their difference, each with its 95 % interval
+    assert "Left/right difference in drop excursion:" in out
     rc, out, _ = run(["analyze", track, "--format", "csv"], capsys)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rc == 0 and len(rows) == 77 and rows[0]["side"] in ("left", "right")
     assert rows[0]["trunk_lean_deg"] == ""  # null is an empty cell, never 0
+    assert float(rows[-1]["drop_excursion_mean_ci95_deg"]) > 0 and rows[-1]["drop_peak_mean_ci95_deg"] == ""
     dest = tmp_path / "steps.csv"
     rc, out, _ = run(["analyze", track, "--format", "csv", "-o", str(dest)], capsys)
     assert rc == 0 and out == "" and dest.read_text().count("\n") == 78
@@ -173,6 +182,12 @@ def test_real_posterior_clip_runs_end_to_end(capsys: pytest.CaptureFixture[str])
         assert 0.08 <= s["t_end_s"] - s["t_contact_s"] <= 0.45
         assert s["cadence_spm"] is None or 100 <= s["cadence_spm"] <= 240
     assert 140.0 <= report["summary"]["cadence_spm"] <= 220.0
+    # a single short pass: every step carries a drop with the interval of its side's mean so far, from the first
+    # (its own samples, before a stride model exists) on
+    with_drop = [s for s in steps if s["drop_excursion_deg"] is not None and s["drop_excursion_mean_ci95_deg"]]
+    assert len(with_drop) >= 4
+    for side in ("left", "right"):
+        assert report["summary"][side]["drop_excursion_ci95_deg"] > 0
 
 
 @pytest.mark.slow

@@ -109,13 +109,16 @@ def test_undeclared_roll_leaves_peak_null_and_excursion_unchanged(mocap_dir: Pat
     assert [s.drop_excursion_deg for s in plain] == [s.drop_excursion_deg for s in declared]
 
 
-def test_declared_near_camera_meets_the_acceptance_limits(near_camera_track: tuple[Path, Path]) -> None:
-    """At 2 m the feet's crossing is late; declaring the distance times contact on the landing ankle."""
+def test_near_camera_meets_the_acceptance_limits_declared_or_not(near_camera_track: tuple[Path, Path]) -> None:
+    """At 2 m the feet's crossing is ~45 ms late; calibrated on the pelvis, contact is timed within the limits
+    whether the distance is declared or not (it once had to be: the crossing alone read 47 ms late)."""
     track, truth = near_camera_track
     _check(track, truth, 1.0, distance_m=2.0)
+    _check(track, truth, 1.0, distance_m=None)
     t = read_track_csv(track)
-    undeclared = analyze_track(t.t_s, t.xy, t.score, AnalyzerSettings(camera_roll_deg=1.0))
-    r = validate_steps(undeclared, load_truth(truth), (float(t.t_s[0]), float(t.t_s[-1])))
+    crossing = AnalyzerSettings(camera_roll_deg=1.0, contact_from_pelvis=False)
+    crossing_only = analyze_track(t.t_s, t.xy, t.score, crossing)
+    r = validate_steps(crossing_only, load_truth(truth), (float(t.t_s[0]), float(t.t_s[-1])))
     assert r.contact_error_median_s is not None and r.contact_error_median_s > 0.040, "the crossing is late at 2 m"
 
 

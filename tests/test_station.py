@@ -153,7 +153,8 @@ def test_mocap_track_through_the_live_loop(rig_factory: Callable[..., Rig]) -> N
     first_green = next(c for c in led_cues if c["state"] == "green")
     step_t = {round(s["t_end_s"], 3) for s in steps}
     assert round(first_green["t_s"], 3) in step_t
-    emitted_at = next(t for t, s in rig.emitted if round(s.t_end_s, 3) == round(first_green["t_s"], 3))
+    # the cue's time is the stored step's (rounded to 0.1 ms): match within 1 ms, not by rounding twice
+    emitted_at = next(t for t, s in rig.emitted if abs(s.t_end_s - first_green["t_s"]) < 1e-3)
     # from the blinking "wait" to steady green: within 50 ms the pin is on, then no change up to the last step
     last_step_at = rig.emitted[-1][0]
     after = [(t, v) for t, v in pin_history(rig.pin("green")) if emitted_at < t <= last_step_at]

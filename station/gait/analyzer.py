@@ -148,8 +148,15 @@ class AnalyzerSettings:
     # left/right reversed on more frames in a row than this: the runner faces the other way (or the view
     # setting is wrong); a few frames are a pose model's label swap, repaired
     max_reversed_frames: int = 15
-    # the first steps of each side only teach the drop model: fewer than this many strides leave it undetermined
-    template_min_steps: int = 3
+    # the drop model is read once each side has been seen this many times and the samples determine it (a
+    # whole stride covered; station.gait.drop_model); before, a step's drop comes from its own samples
+    template_min_steps: int = 1
+    # strength of the drop model's per-harmonic Wiener shrinkage (1: the Wiener filter, 0: plain least squares).
+    # The Wiener factor flattens sharp drops (-0.4..-0.8 deg on s02 and s32 at 30 fps / 0.3 % noise) and lowers
+    # the peak; none lets more noise through. Over {0, 0.5, 1}, leave-one-runner-out, the pass rates tie within
+    # the seeds' noise (docs/validation.md); 0 leaves no constant to tune, keeps sharp drops unflattened, and its
+    # 95 % interval is exactly the estimate's own (the delta method of least squares)
+    drop_shrinkage: float = 0.0
     # contact from the knee of the landing ankle's trajectory instead of the feet's crossing: robust to camera
     # distance (median error <= 30 ms at 2-5 m against 47-50 ms for the crossing), but 25 ms early and
     # noisier at 3 m, where the crossing is within 6 ms, and recall falls to 90 % at 5 m; off by default
@@ -157,10 +164,19 @@ class AnalyzerSettings:
     refine_contact: bool = False
     # declared camera distance (lens to pelvis, m; None = unknown). Nearer than `near_camera_m` the perspective
     # lifts the farther, landing foot so much that the feet cross 45-75 ms after contact (at 2-1.5 m; within
-    # 25 ms at 2.5-5 m), so contact comes from the landing ankle's own trajectory, as with refine_contact
-    # (docs/validation.md, "Camera distance")
+    # 25 ms at 2.5-5 m); without the pelvis calibration (contact_from_pelvis=False), contact then comes from the
+    # landing ankle's own trajectory, as with refine_contact (docs/validation.md, "Camera distance")
     camera_distance_m: float | None = None
     near_camera_m: float = 2.5
+    # contact calibrated on the pelvis (see GaitAnalyzer._pelvis_contact): contact precedes the hip's fastest
+    # descent by this fraction of the time from there to the hip's low point (0.412 and 0.416 on the two
+    # force-plate runners s01 and s02; s32, held out, 0.459: docs/validation.md, leave-one-runner-out); the
+    # feet's crossing is moved by the median of its offset from that over the last `contact_calibration_steps`
+    # steps. It makes the declared camera distance unnecessary for contact (the crossing's own bias, -50..+75 ms
+    # over 2-5 m, is what is calibrated away)
+    contact_from_pelvis: bool = True
+    pelvis_contact_ratio: float = 0.41
+    contact_calibration_steps: int = 16
     buffer_s: float = 4.0
 
     def __post_init__(self) -> None:
@@ -180,7 +196,7 @@ class AnalyzerSettings:
     def contact_from_ankle(self) -> bool:
         """Time contact on the landing ankle's trajectory rather than the feet's crossing."""
         near = self.camera_distance_m is not None and self.camera_distance_m < self.near_camera_m
-        return self.refine_contact or near
+        return self.refine_contact or (near and not self.contact_from_pelvis)
 
 
 @dataclass
@@ -232,12 +248,16 @@ class GaitAnalyzer:
         self._last_contact_s: float | None = None
         self._pending: list[_Pending] = []
         self._drop = StrideDropModel(self.settings.drop_harmonics, self.settings.drop_memory_steps,
-                                     self.settings.template_min_steps)
+                                     self.settings.template_min_steps, self.settings.drop_shrinkage)
         self._owned_until_s = -math.inf  # raw samples up to here have gone into the drop model
         self._periods: deque[float] = deque(maxlen=8)
         self._stances: deque[float] = deque(maxlen=9)
         self._mid_periods: deque[float] = deque(maxlen=8)  # intervals between accepted mid-stances (pelvis)
         self._last_mid_s: float | None = None
+        # the pelvis's contact against the feet's (s) and its lead on mid-stance (s), over recent steps
+        self._contact_offsets: dict[str, deque[float]] = {
+            side: deque(maxlen=self.settings.contact_calibration_steps) for side in ("left", "right")}
+        self._contact_lead_s: deque[float] = deque(maxlen=self.settings.contact_calibration_steps)
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
         self._reversed_run = 0
         self._arms = ArmSwing()  # arm swing per step (station.gait.arms), from the wrists when they are seen
@@ -556,36 +576,51 @@ class GaitAnalyzer:
         self._set_mid(p, t_mid)
 
     def _set_mid(self, p: _Pending, t_mid: float) -> None:
-        """Mid-stance found: refine the contact where the view or geometry asks for it, then check the stance."""
+        """Mid-stance found: time the contact (the feet's, calibrated on the pelvis), then check the stance."""
+        st = self.settings
         refined = None
-        if self.settings.view == "anterior":
+        if st.view == "anterior":
             refined = self._contact_anterior(p.side, p.t_contact_s, t_mid)
-        elif self.settings.contact_from_ankle:
+        elif st.contact_from_ankle:
             refined = self._contact_knee(p.side, p.t_contact_s, t_mid)
         if refined is not None:
             self._move_contact(p, refined)
+        period_s = self._mid_period_s()
+        pelvis = self._pelvis_contact(t_mid, p.trend_px_s, p.t_contact_s) if st.contact_from_pelvis else None
+        if pelvis is not None:
+            self._contact_lead_s.append(t_mid - pelvis)
         stance = 2.0 * (t_mid - p.t_contact_s)
-        if stance > self.settings.max_stance_s:
+        if stance > st.max_stance_s and not st.contact_from_pelvis:
             # the feet crossed far earlier than a stance allows: with a camera low behind a receding (or in front
             # of an approaching) runner the landing foot is the farther (nearer) one and looks higher (lower)
             # than it is. The landing foot's own trajectory turns at contact: search up to mid-stance.
             refined = self._contact_knee(p.side, p.t_contact_s, t_mid, to_mid=True)
-            if refined is not None and self.settings.min_stance_s <= 2.0 * (t_mid - refined):
+            if refined is not None and st.min_stance_s <= 2.0 * (t_mid - refined):
                 self._move_contact(p, refined)
                 stance = 2.0 * (t_mid - refined)
-        period_s = self._mid_period_s()
-        if stance > self.settings.max_stance_s or stance >= period_s:
+        if stance > st.max_stance_s or stance >= period_s:
             # still longer than running allows (a stance longer than the step period leaves no flight phase):
             # time the step from the pelvis, whose low point is mid-stance, and keep from the feet only the side,
-            # checked where it is clearest, at mid-stance. Contact and end at half a typical stance either side.
-            half_s = self.settings.typical_duty_factor * period_s
+            # checked where it is clearest, at mid-stance. Contact at the pelvis's usual lead on its low point
+            # (else half a typical stance), the end as far after it.
+            half_s = st.typical_duty_factor * period_s
             if self._stance_side_at(t_mid, half_s, period_s) != p.side:
                 p.dead = True
                 return
+            if self._contact_lead_s:
+                half_s = float(np.median(self._contact_lead_s))
             self._move_contact(p, t_mid - half_s)
             p.estimated = True
             stance = 2.0 * half_s
-        if self.settings.min_stance_s <= stance <= self.settings.max_stance_s:
+        elif st.contact_from_pelvis:
+            # the feet's contact, moved by its median offset from the pelvis's over recent steps
+            offsets = self._contact_offsets[p.side]
+            if pelvis is not None and abs(pelvis - p.t_contact_s) <= 0.5 * period_s:
+                offsets.append(pelvis - p.t_contact_s)
+            if offsets:
+                self._move_contact(p, p.t_contact_s + float(np.median(offsets)))
+                stance = 2.0 * (t_mid - p.t_contact_s)
+        if st.min_stance_s <= stance <= st.max_stance_s:
             p.t_mid_s = t_mid
             p.t_end_s = p.t_contact_s + stance
             if self._last_mid_s is not None and self._plausible_period(t_mid - self._last_mid_s):
@@ -593,6 +628,33 @@ class GaitAnalyzer:
             self._last_mid_s = t_mid
         else:
             p.dead = True
+
+    def _pelvis_contact(self, t_mid: float, trend_px_s: float, t_ref: float) -> float | None:
+        """Initial contact from the pelvis alone: its fastest descent and its low point.
+
+        In running the body falls freely through the flight; the ground force rises from contact and
+        equals body weight some 40-50 ms later, where the hip descends fastest (t_v); it is lowest at
+        t_mid. Contact is ``pelvis_contact_ratio`` x (t_mid - t_v) before t_v: a ratio of two intervals
+        of the same stance, so it scales with the runner's stance time (docs/validation.md: chosen on
+        two runners, checked on the third). None when the descent has no clear fastest point.
+        """
+        ts = self._eval.t
+        period_s = self._mid_period_s()
+        lo = bisect.bisect_left(ts, t_mid - 0.45 * period_s)
+        hi = bisect.bisect_right(ts, t_mid)
+        if hi - lo < 4:
+            return None
+        tt = np.asarray(ts[lo:hi])
+        hy = np.asarray([v[C_HIPY] for v in self._eval.sig[lo:hi]]) - trend_px_s * (tt - t_ref)
+        if not np.isfinite(hy).all():
+            return None
+        v = np.diff(hy) / np.diff(tt)  # image y is down: + is falling
+        tv = 0.5 * (tt[1:] + tt[:-1])
+        k = int(np.argmax(v))
+        if k == 0 or k == len(v) - 1:
+            return None
+        t_v = _vertex(tv[k - 1:k + 2], v[k - 1:k + 2])
+        return t_v - self.settings.pelvis_contact_ratio * (t_mid - t_v)
 
     def _plausible_period(self, period_s: float) -> bool:
         st = self.settings
@@ -761,13 +823,15 @@ class GaitAnalyzer:
         self._drop.add(*self._stride_samples(p, period))
         drop = self._drop.step_values(p.side, float(np.median(self._stances)) / period)
         if drop is None:
+            # no stride model yet (the first steps of a session or a track-side pass): this step's own samples
+            drop = self._drop.local_values(p.side, *self._own_samples(t_c, t_e), t_e - t_c, period)
             flags.append(FLAG_WARMUP)
-        else:
-            excursion, d_peak, u_peak = drop
-            t_peak = t_c + u_peak * period
+        exc_ci = peak_ci = None
+        if drop is not None:
+            excursion, t_peak, exc_ci = drop.excursion_deg, t_c + drop.u_peak * period, drop.excursion_ci95_deg
             if st.camera_roll_deg is not None:
                 # image obliquity = true obliquity - roll: true d = image d + roll (right), - roll (left)
-                peak = d_peak + sgn * st.camera_roll_deg
+                peak, peak_ci = drop.peak_image_deg + sgn * st.camera_roll_deg, drop.peak_ci95_deg
 
         window = sig[lo:hi]
         lean = _mean_or_none(window[:, C_LEAN]) if len(window) else None
@@ -798,6 +862,8 @@ class GaitAnalyzer:
             knee_fppa_deg=fppa if math.isfinite(fppa) else None,
             step_width_norm=width,
             t_peak_s=t_peak,
+            drop_excursion_mean_ci95_deg=exc_ci,
+            drop_peak_mean_ci95_deg=peak_ci,
             score_min=float(per_frame.min()),
             frames=frames,
             flags=tuple(flags),
@@ -811,6 +877,14 @@ class GaitAnalyzer:
         if t_prev is not None and 60.0 / st.max_step_rate_spm <= t_c - t_prev <= 60.0 / st.min_step_rate_spm:
             return t_c - t_prev
         return 60.0 / st.default_cadence_spm
+
+    def _own_samples(self, t_c: float, t_e: float) -> tuple[np.ndarray, np.ndarray]:
+        """(time since contact, obliquity) of the raw samples from a little before contact to the stance end."""
+        t = np.asarray(self._t)
+        lo = int(np.searchsorted(t, t_c - 0.25 * (t_e - t_c)))
+        hi = int(np.searchsorted(t, t_e, side="right"))
+        theta = np.asarray([v[C_THETA] for v in self._sig[lo:hi]])
+        return t[lo:hi] - t_c, theta
 
     def _stride_samples(self, p: _Pending, period: float) -> tuple[str, np.ndarray, np.ndarray]:
         """The raw obliquity samples this step brings to the drop model, with their stride phase.
@@ -858,6 +932,16 @@ class GaitAnalyzer:
                 edrop += 1
             if edrop:
                 del self._eval.t[:edrop], self._eval.sig[:edrop]
+
+
+def _vertex(t: np.ndarray, y: np.ndarray) -> float:
+    """Time of the vertex of the parabola through three points (the middle one when it is not a maximum)."""
+    t1, t2, t3 = (float(v) for v in t)
+    y1, y2, y3 = (float(v) for v in y)
+    denom = (t1 - t2) * (t1 - t3) * (t2 - t3)
+    a = (t3 * (y2 - y1) + t2 * (y1 - y3) + t1 * (y3 - y2)) / denom
+    b = (t3 * t3 * (y1 - y2) + t2 * t2 * (y3 - y1) + t1 * t1 * (y2 - y3)) / denom
+    return float(min(max(-b / (2 * a), t1), t3)) if a < 0 else t2
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:

@@ -11,7 +11,9 @@ Side = Literal["left", "right"]
 # quality flags a step can carry (strings, so they survive JSON and SQLite unchanged)
 FLAG_SWAP_REPAIRED = "lr_swap_repaired"  # left/right keypoints were swapped in some frames and put back
 FLAG_GAPS = "keypoint_gaps"  # some stance frames lacked a confident hip or stance-side keypoint
-FLAG_WARMUP = "drop_warmup"  # one of the first steps of its side: drop not measured while the template forms
+# no stride model yet (the first steps of a session or of a track-side pass): the drop comes from this step's own
+# samples alone, noisier, with its interval from their residuals (None when too few were seen)
+FLAG_WARMUP = "drop_warmup"
 FLAG_NO_CADENCE = "no_cadence"  # no plausible previous contact to measure the step time from
 # the feet's crossing gave a stance longer than running allows: the step is timed from the pelvis (contact and
 # end at half a typical running stance either side of the hip's low point); only its side comes from the feet
@@ -49,6 +51,10 @@ class Step:
     knee_fppa_deg: float | None = None
     step_width_norm: float | None = None
     t_peak_s: float | None = None
+    # 95 % confidence interval (half-width, deg) of the mean drop of this step's side over the steps so far,
+    # as the analyzer knew it when it emitted this step: the interval of SideSummary's mean at this point
+    drop_excursion_mean_ci95_deg: float | None = None
+    drop_peak_mean_ci95_deg: float | None = None
     score_min: float = 0.0
     frames: int = 0
     flags: tuple[str, ...] = field(default_factory=tuple)
@@ -70,7 +76,8 @@ class Step:
         d["t_contact_s"] = round(self.t_contact_s, 4)
         d["t_end_s"] = round(self.t_end_s, 4)
         d["t_peak_s"] = _round(self.t_peak_s, 4)
-        for key in ("drop_excursion_deg", "drop_peak_deg", "trunk_lean_deg", "knee_fppa_deg"):
+        for key in ("drop_excursion_deg", "drop_peak_deg", "trunk_lean_deg", "knee_fppa_deg",
+                    "drop_excursion_mean_ci95_deg", "drop_peak_mean_ci95_deg"):
             d[key] = _round(d[key], 2)
         d["cadence_spm"] = _round(self.cadence_spm, 1)
         d["step_width_norm"] = _round(self.step_width_norm, 3)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from station.gait.steps import Step
+from station.gait.uncertainty import compare
 
 # plausible running (and brisk walking) step rates: an interval outside them is a missed step or a pause
 MIN_STEP_RATE_SPM = 100.0
@@ -42,6 +43,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("arm_swing_norm", "Arm swing side to side (hip widths)", "", 2),
 )
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
+# the drop metrics whose side means carry a 95 % confidence interval
+CI_METRICS: tuple[str, ...] = ("drop_excursion_deg", "drop_peak_deg")
 _DECIMALS = {m.key: (3 if m.unit == "" else 2) for m in METRICS}  # stored precision (one more than shown)
 
 
@@ -87,13 +90,20 @@ class SideSummary:
     steps: int
     means: dict[str, float | None]  # metric -> mean over this side's steps where it was measured
     drop_excursion_sd_deg: float | None = None
+    drop_excursion_ci95_deg: float | None = None  # 95 % half-width of the mean excursion (deg)
+    drop_peak_ci95_deg: float | None = None  # 95 % half-width of the mean peak (deg)
+
+    def ci95(self, metric: str) -> float | None:
+        """The 95 % half-width of a drop metric's mean (None for metrics without one)."""
+        known = {"drop_excursion_deg": self.drop_excursion_ci95_deg, "drop_peak_deg": self.drop_peak_ci95_deg}
+        return known.get(metric)
 
     def __getitem__(self, key: str) -> Any:
         """``side["drop_excursion_deg"]``: the mean of a metric (templates and JSON read it this way)."""
         if key == "steps":
             return self.steps
-        if key == "drop_excursion_sd_deg":
-            return self.drop_excursion_sd_deg
+        if key in ("drop_excursion_sd_deg", "drop_excursion_ci95_deg", "drop_peak_ci95_deg"):
+            return getattr(self, key)
         return self.means[key]
 
     def to_dict(self, rounded: bool = True) -> dict[str, Any]:
@@ -101,14 +111,17 @@ class SideSummary:
         d: dict[str, Any] = {"steps": self.steps}
         for k, v in self.means.items():
             d[k] = _round(k, v, rounded)
-        sd = self.drop_excursion_sd_deg
-        d["drop_excursion_sd_deg"] = None if sd is None else round(sd, 2) if rounded else sd
+        for key in ("drop_excursion_sd_deg", "drop_excursion_ci95_deg", "drop_peak_ci95_deg"):
+            v = getattr(self, key)
+            d[key] = None if v is None else round(v, 2) if rounded else v
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SideSummary:
         return cls(steps=int(d.get("steps") or 0), means={k: d.get(k) for k in METRIC_KEYS},
-                   drop_excursion_sd_deg=d.get("drop_excursion_sd_deg"))
+                   drop_excursion_sd_deg=d.get("drop_excursion_sd_deg"),
+                   drop_excursion_ci95_deg=d.get("drop_excursion_ci95_deg"),
+                   drop_peak_ci95_deg=d.get("drop_peak_ci95_deg"))
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,10 @@ class Summary:
     # right mean minus left mean, per metric (None unless both sides measured it)
     asymmetry: dict[str, float | None] = field(default_factory=dict)
     duration_s: float | None = None
+    # for the drop metrics: the 95 % half-width of that difference (deg), and whether it is real (it exceeds
+    # that half-width; None while either side's interval is unknown)
+    asymmetry_ci95: dict[str, float | None] = field(default_factory=dict)
+    asymmetry_real: dict[str, bool | None] = field(default_factory=dict)
 
     def side(self, side: str) -> SideSummary:
         return self.left if side == "left" else self.right
@@ -136,6 +153,8 @@ class Summary:
             "left": self.left.to_dict(rounded),
             "right": self.right.to_dict(rounded),
             "asymmetry": {k: _round(k, v, rounded) for k, v in self.asymmetry.items()},
+            "asymmetry_ci95": {k: r(v, 2) for k, v in self.asymmetry_ci95.items()},
+            "asymmetry_real": dict(self.asymmetry_real),
         }
 
     @classmethod
@@ -144,7 +163,9 @@ class Summary:
         asym = d.get("asymmetry") or {}
         return cls(steps=int(d.get("steps") or 0), cadence_spm=d.get("cadence_spm"),
                    left=SideSummary.from_dict(d.get("left") or {}), right=SideSummary.from_dict(d.get("right") or {}),
-                   asymmetry={k: asym.get(k) for k in METRIC_KEYS}, duration_s=d.get("duration_s"))
+                   asymmetry={k: asym.get(k) for k in METRIC_KEYS}, duration_s=d.get("duration_s"),
+                   asymmetry_ci95=dict(d.get("asymmetry_ci95") or {}),
+                   asymmetry_real=dict(d.get("asymmetry_real") or {}))
 
 
 def _side(steps: list[Step]) -> SideSummary:
@@ -154,11 +175,21 @@ def _side(steps: list[Step]) -> SideSummary:
         means[key] = _mean(vals)
     exc = [s.drop_excursion_deg for s in steps if s.drop_excursion_deg is not None]
     sd = float(np.std(exc, ddof=1)) if len(exc) >= 2 else None
-    return SideSummary(steps=len(steps), means=means, drop_excursion_sd_deg=sd)
+    exc_ci = next((s.drop_excursion_mean_ci95_deg for s in reversed(steps)
+                   if s.drop_excursion_mean_ci95_deg is not None), None)
+    peak_ci = next((s.drop_peak_mean_ci95_deg for s in reversed(steps) if s.drop_peak_mean_ci95_deg is not None), None)
+    return SideSummary(steps=len(steps), means=means, drop_excursion_sd_deg=sd, drop_excursion_ci95_deg=exc_ci,
+                       drop_peak_ci95_deg=peak_ci)
 
 
 def summarize(steps: Iterable[Step]) -> Summary:
-    """Summary of DESIGN.md: per-side means, cadence (:func:`cadence_spm`), asymmetry (right − left)."""
+    """Summary of DESIGN.md: per-side means, cadence (:func:`cadence_spm`), asymmetry (right − left).
+
+    Each side's drop means carry the 95 % interval the analyzer gave with that side's last step:
+    one analyzer per session (its passes included), so summarize the steps of one session. The
+    left/right difference of the drop means is called real only when it exceeds its combined
+    interval (:func:`station.gait.uncertainty.compare`).
+    """
     steps = list(steps)
     left = _side([s for s in steps if s.side == "left"])
     right = _side([s for s in steps if s.side == "right"])
@@ -169,8 +200,15 @@ def summarize(steps: Iterable[Step]) -> Summary:
         for k in METRIC_KEYS
     }
     duration = (steps[-1].t_end_s - steps[0].t_contact_s) if steps else None
+    asym_ci: dict[str, float | None] = {}
+    asym_real: dict[str, bool | None] = {}
+    for k in CI_METRICS:
+        lm, rm = left.means[k], right.means[k]
+        diff = compare(lm, left.ci95(k), rm, right.ci95(k)) if lm is not None and rm is not None else None
+        asym_ci[k] = None if diff is None else diff.ci95_deg
+        asym_real[k] = None if diff is None else diff.real
     return Summary(steps=len(steps), cadence_spm=cadence_spm(steps), left=left, right=right, asymmetry=asym,
-                   duration_s=duration)
+                   duration_s=duration, asymmetry_ci95=asym_ci, asymmetry_real=asym_real)
 
 
 def running_times_s(steps: Sequence[Step]) -> list[float]:
