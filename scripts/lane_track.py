@@ -174,7 +174,7 @@ def lane_track(
         raise ValueError("all passes of one session must be seen from the same side (posterior or anterior)")
     view = views.pop()
     rng = np.random.default_rng(seed)
-    from station.gait.coco import KEYPOINT_NAMES
+    from station.coco import KEYPOINT_NAMES
 
     mid = (mocap.points["right_hip"] + mocap.points["left_hip"]) / 2
     x_mean, y_mean, z_mean = (float(np.nanmean(mid[:, c])) for c in range(3))
