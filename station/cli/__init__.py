@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "bench": "station.cli.models:bench",
     "models": "station.cli.models:models",
     "serve": "web.cli:serve",
+    "hub": "station.cli.hub:hub",
 }
 
 
