@@ -81,10 +81,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from web import auth, db, export, live, runners, sessions, settings
+    from web import auth, db, export, live, runners, sessions, settings, stations
 
     db.init_app(app)
-    for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp):
+    for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp, stations.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=live.index)
 
