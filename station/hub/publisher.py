@@ -198,6 +198,7 @@ class Publisher:
         while True:
             self._wake.wait(self.poll_s)
             self._wake.clear()
+            stopping = self._stop.is_set()  # before reading the outbox: what was written before close() is seen
             now = time.monotonic()
             self._take_pubacks()
             self._take_inbox(store)
@@ -213,7 +214,7 @@ class Publisher:
                 outbox.delete_upto(store, self.acked)
                 self._deleted = self.acked
                 next_delete = now + DELETE_PERIOD_S
-            if self._stop.is_set():
+            if stopping:
                 if flush_until is None:
                     flush_until = now + self._flush_s
                 if self.acked >= self.head or now >= flush_until or not self.connected.is_set():
