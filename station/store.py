@@ -180,8 +180,7 @@ def m004_hub_stations(db: sqlite_utils.Database) -> None:
     from, each step when the hub committed it, each command the station it is for, and the stations."""
     for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
         db["sessions"].add_column(name, tp)
-    db["sessions"].create_index(["station_db", "station_session_id"], unique=True)
-    db["sessions"].create_index(["station_id"])
+    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True)
     db["steps"].add_column("received_at", str)
     db["commands"].add_column("station_id", str)
     db["stations"].create(

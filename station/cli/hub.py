@@ -99,12 +99,16 @@ def push(db_path: str | None, config_path: str | None, hub_url: str | None, stat
                f"{settings.hub.url} as {settings.hub.station_id}", err=True)
     publisher.start()
     try:
-        confirmed = publisher.wait_confirmed(head, timeout_s)
+        connected = publisher.wait_connected(timeout_s)
+        confirmed = connected and publisher.wait_confirmed(head, timeout_s)
     finally:
         publisher.close(flush_s=0.0)
     if publisher.error and not confirmed:
         raise StationError(f"the broker {settings.hub.url} refused station {settings.hub.station_id}: "
                            f"{publisher.error}")
+    if not connected:
+        raise StationError(f"the broker {settings.hub.url} did not answer within {timeout_s:g} s; the records "
+                           "stay in the outbox and go out with the station or the next push")
     if not confirmed:
         with Store(db) as store:
             left = outbox.backlog(store)

@@ -2,8 +2,8 @@
 
 A hub database has the station's schema (:mod:`station.store`) plus, from migration
 ``m004_hub_stations``, a station id on each session and command, the commit time of each
-step and the ``stations`` table. Sessions are keyed by (station database, the station's
-session id), steps by (session, index): a record that arrives twice is stored once, and a
+step and the ``stations`` table. Sessions are keyed by (station, station database, the
+station's session id), steps by (session, index): a record that arrives twice is stored once, and a
 session message older than the one applied (``station_seq``) changes nothing.
 
 No paho here: the web and ``gait-station db info`` import this module.
@@ -92,8 +92,8 @@ def stations(store: Store, stale_s: float, now: dt.datetime | None = None) -> li
         said = bool(row["online"])
         running = None
         if status.session_id is not None and row["db_id"]:
-            hit = store.db.execute("select id from sessions where station_db = ? and station_session_id = ?",
-                                   [row["db_id"], status.session_id]).fetchone()
+            hit = store.db.execute("select id from sessions where station_id = ? and station_db = ? and "
+                                   "station_session_id = ?", [row["id"], row["db_id"], status.session_id]).fetchone()
             running = int(hit[0]) if hit else None
         n = totals.get(row["id"], {"sessions": 0, "steps": 0})
         out.append(HubStation(id=row["id"], status=status, online=said and age is not None and age <= stale_s,
@@ -160,8 +160,8 @@ def _runner_id(conn: sqlite3.Connection, name: Any) -> int | None:
 def hub_session(conn: sqlite3.Connection, station_id: str, db_id: str, station_session_id: int,
                 started_at: str | None = None) -> int:
     """The hub's id of a station's session; a placeholder (running) when its steps came before it."""
-    row = conn.execute("select id from sessions where station_db = ? and station_session_id = ?",
-                       [db_id, station_session_id]).fetchone()
+    row = conn.execute("select id from sessions where station_id = ? and station_db = ? and station_session_id = ?",
+                       [station_id, db_id, station_session_id]).fetchone()
     if row:
         return int(row[0])
     cur = conn.execute(

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_S = 15.0
 DELETE_PERIOD_S = 1.0
+PUSH_RESEND_FIRST_S = 5.0
+PUSH_RESEND_MAX_S = 300.0
 
 
 @dataclass
@@ -87,6 +89,9 @@ class Publisher:
         self._deleted = 0
         self._commands: list[_Command] = []
         self._answers: dict[int, tuple[bool, str]] = {}  # hub command id -> answer given without the loop
+        self._heard_acked = 0
+        self._heard_at = time.monotonic()
+        self._resend_wait_s = PUSH_RESEND_FIRST_S
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -119,6 +124,13 @@ class Publisher:
         """The station's observer: a step or a session change is in the outbox now; send it."""
         if kind in ("step", "session_start", "session_end"):
             self._wake.set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Wait until the broker has accepted us (False when it refused us, or in time)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.connected.wait(0.05) and not self.error and time.monotonic() < deadline:
+            pass
+        return self.connected.is_set()
 
     def wait_confirmed(self, seq: int, timeout_s: float) -> bool:
         """Wait until the hub has committed every record up to ``seq``."""
@@ -202,6 +214,8 @@ class Publisher:
             now = time.monotonic()
             self._take_pubacks()
             self._take_inbox(store)
+            if self.role == "push":
+                self._resend_if_unheard(now)
             if self.connected.is_set():
                 self._fill(store, client)
             self.head = outbox.head(store)
@@ -230,6 +244,18 @@ class Publisher:
             if info is not None:
                 with contextlib.suppress(RuntimeError, ValueError):
                     info.wait_for_publish(2.0)
+
+    def _resend_if_unheard(self, now: float) -> None:
+        """``hub push``: no status tells the hub what to expect, so if the hub confirms nothing for a while
+        (say it subscribed after our first messages), send the unconfirmed records again, less and less often."""
+        if self.acked > self._heard_acked:
+            self._heard_acked, self._heard_at, self._resend_wait_s = self.acked, now, PUSH_RESEND_FIRST_S
+        elif self._cursor > self.acked and now - self._heard_at >= self._resend_wait_s:
+            log.info("the hub has confirmed nothing new for %.0f s: sending from %d again", now - self._heard_at,
+                     self.acked + 1)
+            self._cursor = self.acked
+            self._heard_at = now
+            self._resend_wait_s = min(2 * self._resend_wait_s, PUSH_RESEND_MAX_S)
 
     def _take_pubacks(self) -> None:
         while True:
