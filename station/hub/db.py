@@ -268,6 +268,8 @@ def apply_status(conn: sqlite3.Connection, station_id: str, doc: dict[str, Any],
         update["status"] = json.dumps(status, allow_nan=False)
         if isinstance(doc.get("seq"), int):
             update["head_seq"] = doc["seq"]
+        if isinstance(doc.get("db"), str) and doc["db"]:
+            update["db_id"] = doc["db"][:64]
     elif not online:  # the last will: the station is gone; its last status stays, its state says so
         row = conn.execute("select status from stations where id = ?", [station_id]).fetchone()
         try:

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from station.store import STEP_COLUMNS
+from station.hub import db as hubdb
+from station.hub import outbox, protocol
+from station.store import STEP_COLUMNS, Store, utcnow
 from tests.conftest import ROOT, require_shared
 from tests.mqtt import Mosquitto
 
@@ -212,3 +214,33 @@ def broker_down(broker: Mosquitto, seconds: float) -> Iterator[None]:
         time.sleep(seconds)
     finally:
         broker.start()
+
+
+def apply_messages(hub: Store, station_id: str, msgs: list[outbox.Message], received_at: str | None = None
+                   ) -> list[int]:
+    """What the hub does with a station's messages (as they travel: JSON), without a broker; their seqs."""
+    seqs: list[int] = []
+    with hub.transaction() as conn:
+        for m in msgs:
+            doc = protocol.decode(protocol.encode(m.doc))
+            if m.kind == "session":
+                seqs.append(hubdb.apply_session(conn, station_id, doc)[1])
+            else:
+                seqs.extend(hubdb.apply_steps(conn, station_id, doc, received_at or utcnow())[1])
+    return seqs
+
+
+def ingest(hub: Store, station_id: str, station: Store) -> None:
+    """Everything in a station's outbox, into the hub."""
+    db = outbox.db_id(station)
+    apply_messages(hub, station_id, list(outbox.messages(station, outbox.records_after(station, 0, 10_000), db)))
+
+
+def laps(track: Path, out: Path, n: int) -> Path:
+    """The shared track run ``n`` times back to back (a longer run for tests that must find it running)."""
+    from station.keypoints import Pose, read_track_csv, write_track_csv
+
+    real = read_track_csv(track)
+    period_s = float(real.t_s[-1] + (real.t_s[1] - real.t_s[0]))
+    write_track_csv(out, (Pose(p.t_s + lap * period_s, p.xy, p.score) for lap in range(n) for p in real))
+    return out

@@ -18,6 +18,7 @@ from station.hub import outbox, protocol
 from station.hub.hub import Track
 from station.live.status import SideStatus, StationStatus
 from station.store import Store
+from tests.hub.conftest import apply_messages
 
 
 def _steps(store: Store, sid: int, n: int, t0: float = 0.3) -> None:
@@ -112,26 +113,14 @@ def _station_db(tmp_path: Path) -> tuple[Store, str, list[outbox.Message]]:
     return store, db, list(outbox.messages(store, outbox.records_after(store, 0, 100), db))
 
 
-def _apply(hub: Store, station_id: str, msgs: list[outbox.Message]) -> list[int]:
-    seqs: list[int] = []
-    with hub.transaction() as conn:
-        for m in msgs:
-            doc = json.loads(protocol.encode(m.doc))
-            if m.kind == "session":
-                seqs.append(hubdb.apply_session(conn, station_id, doc)[1])
-            else:
-                seqs.extend(hubdb.apply_steps(conn, station_id, doc, "2030-01-01T00:00:00.000+00:00")[1])
-    return seqs
-
-
 def test_hub_ingestion_stores_each_step_once_whatever_the_order(tmp_path: Path) -> None:
     station, db, msgs = _station_db(tmp_path)
     start, steps, end = msgs[0], msgs[1], msgs[2]
     with Store(tmp_path / "hub.db") as hub:
-        _apply(hub, "track-1", [steps])  # the steps before their session: a placeholder, running
+        apply_messages(hub, "track-1", [steps])  # the steps before their session: a placeholder, running
         s = hub.sessions()[0]
         assert s["status"] == "running" and s["station_id"] == "track-1" and s["steps"] == 6
-        _apply(hub, "track-1", [end, start, steps, steps])  # the end before the start, the steps twice
+        apply_messages(hub, "track-1", [end, start, steps, steps])  # the end before the start, the steps twice
         s = hub.sessions()[0]
         assert len(hub.sessions()) == 1 and s["status"] == "completed" and s["runner"] == "Zoë"
         assert hub.db.execute("select count(*) from steps").fetchone()[0] == 6
@@ -140,10 +129,10 @@ def test_hub_ingestion_stores_each_step_once_whatever_the_order(tmp_path: Path) 
         assert [{k: r[k] for k in mine[0]} for r in hub.steps(s["id"])] == mine
         assert hubdb.counts(hub) == {"track-1": {"sessions": 1, "steps": 6}}
         # the same session id from another station, or from this station's new card, is another session
-        _apply(hub, "track-2", [start])
+        apply_messages(hub, "track-2", [start])
         other = json.loads(json.dumps(start.doc))
         other["db"] = "f" * 32
-        _apply(hub, "track-1", [outbox.Message("session", other, start.seqs)])
+        apply_messages(hub, "track-1", [outbox.Message("session", other, start.seqs)])
         assert len(hub.sessions()) == 3
         assert hub.runners()[0]["stations"] in ("track-1,track-2", "track-2,track-1")
     station.close()
@@ -215,7 +204,7 @@ def test_db_info_json_counts_per_station_on_a_hub(tmp_path: Path) -> None:
     station, db, msgs = _station_db(tmp_path)
     station.close()
     with Store(tmp_path / "hub.db") as hub:
-        _apply(hub, "track-1", msgs)
+        apply_messages(hub, "track-1", msgs)
         with hub.transaction() as conn:
             hubdb.apply_status(conn, "clubhouse", {"online": True, "state": "idle", "db": "e", "seq": 0}, "now")
     out = {}

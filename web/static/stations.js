@@ -58,7 +58,8 @@
     q(card, "js-start").hidden = !!s;
     q(card, "js-stop").hidden = !s;
     card.querySelectorAll("form button").forEach(function (b) { b.disabled = !st.online || b.dataset.busy === "1"; });
-    setText(q(card, "js-totals"), st.sessions + " sessions, " + st.steps + " steps on the hub");
+    setText(q(card, "js-totals"), st.sessions + (st.sessions === 1 ? " session, " : " sessions, ") + st.steps +
+      " steps on the hub");
     if (s) {
       setText(q(card, "js-runner"), s.runner || "(no name)");
       var cue = q(card, "js-cue");
