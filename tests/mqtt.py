@@ -1,9 +1,9 @@
 """A real Mosquitto broker for the tests, on a free loopback port, with a password per user and the ACL.
 
-Debian's ``mosquitto`` (``.ci/run`` installs it). The config is generated per test: a
-listener on 127.0.0.1, no anonymous access, a password file made with ``mosquitto_passwd``,
-the project's ACL (``gait-station hub acl``: :func:`station.hub.protocol.acl_text`) and
-persistence in the test's directory. Without the broker the tests skip (fail under CI=true).
+Debian's ``mosquitto`` (``.ci/run`` installs it). The config is the project's own
+(``gait-station hub broker-conf``: no anonymous access, a password file made with
+``mosquitto_passwd``, the ACL of ``gait-station hub acl``), on a free port of 127.0.0.1,
+with persistence in the test's directory. Without the broker the tests skip (fail under CI=true).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from station.hub.protocol import HUB_USER, acl_text
+from station.hub.protocol import HUB_USER, acl_text, broker_conf
 from tests.conftest import skip_or_fail
 
 
@@ -26,6 +26,24 @@ def mosquitto_binary() -> str:
     if found is None or shutil.which("mosquitto_passwd") is None:
         skip_or_fail("mosquitto not found (apt-get install mosquitto mosquitto-clients)")
     return str(found)
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path]:
+    """A throw-away CA and a broker certificate for 127.0.0.1 signed by it (openssl, as the README does it)."""
+    if shutil.which("openssl") is None:
+        skip_or_fail("openssl not found (apt-get install openssl)")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=folder)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=gait test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr", "-subj",
+        "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "broker.crt", "-days", "2", "-extfile", "san.ext")
+    return folder / "broker.crt", folder / "broker.key"
 
 
 def free_port() -> int:
@@ -37,7 +55,7 @@ def free_port() -> int:
 class Mosquitto:
     """One broker process; ``kill()`` (SIGKILL) and ``start()`` again on the same port and files."""
 
-    def __init__(self, tmp: Path, stations: list[str], *, port: int | None = None) -> None:
+    def __init__(self, tmp: Path, stations: list[str], *, port: int | None = None, tls: bool = False) -> None:
         self.binary = mosquitto_binary()
         self.dir = tmp / "mosquitto"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -51,15 +69,14 @@ class Mosquitto:
         passwd.chmod(0o600)
         (self.dir / "acl").write_text(acl_text())
         (self.dir / "acl").chmod(0o600)
+        self.tls_port = free_port() if tls else None
+        cert = make_certificates(self.dir) if tls else None
+        # the project's own broker settings (what install.sh --role hub writes), on a free loopback port
         lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous false",
-            f"password_file {passwd}",
-            f"acl_file {self.dir / 'acl'}",
+            broker_conf(passwd=str(passwd), acl=str(self.dir / "acl"), port=self.port, bind="127.0.0.1",
+                        tls_port=self.tls_port, certfile=cert and str(cert[0]), keyfile=cert and str(cert[1])),
             "persistence true",
             f"persistence_location {self.dir}/",
-            "max_queued_messages 10000",
-            "max_inflight_messages 100",
             f"log_dest file {self.dir / 'mosquitto.log'}",
             "log_type error", "log_type warning", "log_type notice", "log_type information",
         ]
@@ -72,6 +89,14 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.crt"
 
     def password_file(self, user: str) -> Path:
         return self.dir / f"{user}.password"

@@ -107,8 +107,10 @@ def push(db_path: str | None, config_path: str | None, hub_url: str | None, stat
         raise StationError(f"the broker {settings.hub.url} refused station {settings.hub.station_id}: "
                            f"{publisher.error}")
     if not connected:
-        raise StationError(f"the broker {settings.hub.url} did not answer within {timeout_s:g} s; the records "
-                           "stay in the outbox and go out with the station or the next push")
+        hint = " (mqtts: does hub.tls_ca hold the CA that signed the broker's certificate?)" \
+            if settings.hub.url.startswith("mqtts") else ""
+        raise StationError(f"the broker {settings.hub.url} did not answer within {timeout_s:g} s{hint}; the "
+                           "records stay in the outbox and go out with the station or the next push")
     if not confirmed:
         with Store(db) as store:
             left = outbox.backlog(store)
@@ -123,3 +125,21 @@ def acl() -> None:
     from station.hub.protocol import acl_text
 
     click.echo(acl_text(), nl=False)
+
+
+@hub.command("broker-conf")
+@click.option("--passwd", default="/etc/mosquitto/gait-station.passwd", show_default=True,
+              help="Mosquitto's password file (made with mosquitto_passwd).")
+@click.option("--acl", default="/etc/mosquitto/gait-station.acl", show_default=True, help="The ACL file.")
+@click.option("--port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--bind", default=None, help="Listen on this address only (default: every address).")
+@click.option("--tls-cert", default=None, help="The broker's certificate: stations connect with TLS.")
+@click.option("--tls-key", default=None, help="Its private key.")
+@click.option("--tls-port", type=click.IntRange(1, 65535), default=8883, show_default=True)
+def broker_conf(passwd: str, acl: str, port: int, bind: str | None, tls_cert: str | None, tls_key: str | None,
+                tls_port: int) -> None:
+    """Print the Mosquitto settings for the stations and the hub (scripts/install.sh --role hub uses it)."""
+    from station.hub.protocol import broker_conf as conf
+
+    click.echo(conf(passwd=passwd, acl=acl, port=port, bind=bind, tls_port=tls_port, certfile=tls_cert,
+                    keyfile=tls_key), nl=False)

@@ -77,6 +77,7 @@ def make_client(broker: Broker, client_id: str, *, clean_session: bool, manual_a
         client.tls_set(ca_certs=broker.tls_ca, cert_reqs=ssl.CERT_REQUIRED)
     if will is not None:
         client.will_set(will[0], will[1], qos=1, retain=True)
+    client.enable_logger(logging.getLogger("station.hub.paho"))  # paho's own lines, with -vv
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     client.max_inflight_messages_set(50)
     return client

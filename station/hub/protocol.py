@@ -100,3 +100,30 @@ def acl_text(hub_user: str = HUB_USER) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def broker_conf(*, passwd: str, acl: str, port: int = 1883, bind: str | None = None,
+                tls_port: int | None = None, certfile: str | None = None, keyfile: str | None = None) -> str:
+    """The Mosquitto settings for stations and their hub (``/etc/mosquitto/conf.d/gait-station.conf``):
+    no anonymous access, a password per station and the hub, the ACL, queues long enough for a hub that was
+    away. With a certificate, stations connect with TLS on ``tls_port`` and the plain port stays on the
+    loopback for the hub on this machine."""
+    if (certfile is None) != (keyfile is None):
+        raise InputError("TLS needs both a certificate and its key")
+    tls = certfile is not None
+    lines = [
+        "# Mosquitto for gait stations and their hub (written by `gait-station hub broker-conf`).",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"password_file {passwd}",
+        f"acl_file {acl}",
+        "# a hub that was away gets what it missed from its persistent session (the stations keep an outbox too)",
+        "max_queued_messages 10000",
+        "max_inflight_messages 100",
+        "autosave_interval 60",
+        f"listener {port}" + (f" {bind}" if bind else " 127.0.0.1" if tls else ""),
+    ]
+    if tls:
+        lines += [f"listener {tls_port or 8883}", f"certfile {certfile}", f"keyfile {keyfile}",
+                  "tls_version tlsv1.2"]
+    return "\n".join(lines) + "\n"

@@ -220,3 +220,32 @@ def test_bad_credentials_are_one_line_errors(procs: Procs, tmp_path: Path) -> No
     assert push.returncode == 1 and "Traceback" not in push.stderr
     assert push.stderr.strip().splitlines()[-1] == (f"gait-station: the broker {procs.broker.url} refused station "
                                                     "track-1: Not authorized")
+
+
+def test_tls_stations_and_hub_over_mqtts(tmp_path: Path) -> None:
+    """With a certificate the broker takes TLS on its own port: a station pushes and the hub receives over
+    mqtts:// checked against the CA; a station that does not trust that CA gets nothing through."""
+    with Mosquitto(tmp_path, ["track-1"], tls=True) as broker:
+        procs = Procs(tmp_path, broker)
+        try:
+            procs.start("hub", ["hub", "--broker", broker.tls_url, "--tls-ca", str(broker.ca), "--db",
+                                str(procs.hub_db), "--password-file", str(broker.password_file("gait-hub"))])
+            db = procs.db("track-1")
+            with Store(db) as store:
+                sid = store.start_session(runner="Ana")
+                store.add_step(sid, {"side": "left", "t_contact_s": 0.3, "t_end_s": 0.55, "drop_excursion_deg": 2.5})
+                store.end_session(sid)
+            config = tmp_path / "tls.toml"
+            push = [*cli(), "hub", "push", "--db", str(db), "--config", str(config), "--timeout-s", "30"]
+            config.write_text(f'[hub]\nurl = "{broker.tls_url}"\nstation_id = "track-1"\n'
+                              f'password_file = "{broker.password_file("track-1")}"\ntls_ca = "{broker.ca}"\n')
+            out = subprocess.run(push, capture_output=True, text=True, timeout=90)
+            assert out.returncode == 0, out.stderr + procs.log("hub")
+            assert_hub_matches(procs, ["track-1"])
+            # the system's CAs do not know this broker: the connection never gets through
+            config.write_text(f'[hub]\nurl = "{broker.tls_url}"\nstation_id = "track-1"\n'
+                              f'password_file = "{broker.password_file("track-1")}"\n')
+            out = subprocess.run([*push[:-1], "5"], capture_output=True, text=True, timeout=60)
+            assert out.returncode == 1 and "did not answer within 5 s" in out.stderr and "Traceback" not in out.stderr
+        finally:
+            procs.stop_all()
