@@ -235,12 +235,3 @@ def ingest(hub: Store, station_id: str, station: Store) -> None:
     db = outbox.db_id(station)
     apply_messages(hub, station_id, list(outbox.messages(station, outbox.records_after(station, 0, 10_000), db)))
 
-
-def laps(track: Path, out: Path, n: int) -> Path:
-    """The shared track run ``n`` times back to back (a longer run for tests that must find it running)."""
-    from station.keypoints import Pose, read_track_csv, write_track_csv
-
-    real = read_track_csv(track)
-    period_s = float(real.t_s[-1] + (real.t_s[1] - real.t_s[0]))
-    write_track_csv(out, (Pose(p.t_s + lap * period_s, p.xy, p.score) for lap in range(n) for p in real))
-    return out

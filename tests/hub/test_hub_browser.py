@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from station.hub.local import lap_track
 from tests.conftest import require_shared
-from tests.hub.conftest import TRACKS, Procs, assert_hub_matches, laps, wait_for_steps
+from tests.hub.conftest import TRACKS, Procs, assert_hub_matches, wait_for_steps
 from tests.test_web_browser import browser, fits_phone, free_port, page, require_chromium, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,7 @@ def test_hub_live_page_with_two_stations(procs: Procs, page: Any) -> None:  # no
     a, b = "track-1", "clubhouse"
     procs.hub()
     for sid, runner in ((a, "Zoë <b>O'Brien</b>"), (b, "Ana")):
-        track = laps(require_shared(*TRACKS[sid]), procs.tmp / f"{sid}-laps.csv", 2)
+        track = lap_track(require_shared(*TRACKS[sid]), procs.tmp / f"{sid}-laps.csv", 2)
         procs.station(sid, "--runner", runner, track=track)
     port = free_port()
     procs.start("serve", ["serve", "--db", str(procs.hub_db), "--host", "127.0.0.1", "--port", str(port)])
