@@ -12,9 +12,10 @@ from tests.conftest import skip_or_fail
 
 
 class Mosquitto(LocalBroker):
-    def __init__(self, tmp: Path, stations: list[str], *, port: int | None = None, tls: bool = False) -> None:
+    def __init__(self, tmp: Path, stations: list[str], *, port: int | None = None, tls: bool = False,
+                 home_assistant: str | None = None) -> None:
         if mosquitto_binary() is None:
             skip_or_fail("mosquitto not found (apt-get install mosquitto)")
         if tls and shutil.which("openssl") is None:
             skip_or_fail("openssl not found (apt-get install openssl)")
-        super().__init__(tmp / "mosquitto", stations, port=port, tls=tls)
+        super().__init__(tmp / "mosquitto", stations, port=port, tls=tls, home_assistant=home_assistant)

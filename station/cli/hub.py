@@ -120,11 +120,16 @@ def push(db_path: str | None, config_path: str | None, hub_url: str | None, stat
 
 
 @hub.command("acl")
-def acl() -> None:
+@click.option("--home-assistant", "home_assistant", default=None, metavar="USER",
+              help="Also let this broker user (Home Assistant's) read the stations' status and discovery.")
+def acl(home_assistant: str | None) -> None:
     """Print the Mosquitto ACL file: each station writes only its own topics and reads only its own commands."""
+    from station.config import STATION_ID_RE
     from station.hub.protocol import acl_text
 
-    click.echo(acl_text(), nl=False)
+    if home_assistant is not None and not STATION_ID_RE.fullmatch(home_assistant):
+        raise InputError(f"--home-assistant {home_assistant!r}: a user name of 1-32 letters, digits, '-' or '_'")
+    click.echo(acl_text(home_assistant=home_assistant), nl=False)
 
 
 @hub.command("broker-conf")

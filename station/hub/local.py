@@ -56,7 +56,8 @@ def make_certificates(folder: Path) -> tuple[Path, Path]:
 class LocalBroker:
     """One Mosquitto process for ``stations`` and the hub, its files in ``folder``."""
 
-    def __init__(self, folder: Path, stations: list[str], *, port: int | None = None, tls: bool = False) -> None:
+    def __init__(self, folder: Path, stations: list[str], *, port: int | None = None, tls: bool = False,
+                 home_assistant: str | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise StationError("mosquitto not found (apt-get install mosquitto)")
@@ -64,14 +65,15 @@ class LocalBroker:
         self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
-        self.passwords = {user: secrets.token_urlsafe(12) for user in (HUB_USER, *stations)}
+        users = (HUB_USER, *stations, *([home_assistant] if home_assistant else []))
+        self.passwords = {user: secrets.token_urlsafe(12) for user in users}
         passwd = self.dir / "passwd"
         passwd.touch(mode=0o600)
         for user, password in self.passwords.items():
             subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True,
                            timeout=30)
             (self.dir / f"{user}.password").write_text(password + "\n")
-        (self.dir / "acl").write_text(acl_text())
+        (self.dir / "acl").write_text(acl_text(home_assistant=home_assistant))
         (self.dir / "acl").chmod(0o600)
         self.tls_port = free_port() if tls else None
         cert = make_certificates(self.dir) if tls else None

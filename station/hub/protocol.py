@@ -84,9 +84,12 @@ def check_station_id(station_id: str) -> str:
     return station_id
 
 
-def acl_text(hub_user: str = HUB_USER) -> str:
+def acl_text(hub_user: str = HUB_USER, home_assistant: str | None = None) -> str:
     """The Mosquitto ACL file: the hub reads every station's topics and writes their cmd and ack; a station
-    (its broker user name is its station id) writes only its own topics and reads only its own cmd and ack."""
+    (its broker user name is its station id) writes only its own topics and reads only its own cmd and ack.
+    ``home_assistant``: a user that reads the stations' status and the hub's discovery messages."""
+    ha = [] if not home_assistant else [f"user {home_assistant}", f"topic read {topic('+', 'status')}",
+                                        "topic read homeassistant/#", ""]
     lines = [
         "# Mosquitto ACL for gait stations and their hub (written by `gait-station hub acl`).",
         "# A station's broker user name is its station id: the patterns give it its own topics only.",
@@ -95,6 +98,7 @@ def acl_text(hub_user: str = HUB_USER) -> str:
         *(f"topic write {topic('+', k)}" for k in HUB_KINDS),
         "topic write homeassistant/#",
         "",
+        *ha,
         *(f"pattern write {topic('%u', k)}" for k in STATION_KINDS),
         *(f"pattern read {topic('%u', k)}" for k in HUB_KINDS),
         "",

@@ -249,3 +249,55 @@ def test_tls_stations_and_hub_over_mqtts(tmp_path: Path) -> None:
             assert out.returncode == 1 and "did not answer within 5 s" in out.stderr and "Traceback" not in out.stderr
         finally:
             procs.stop_all()
+
+
+def test_home_assistant_discovery_announces_each_station(tmp_path: Path) -> None:
+    """With --ha-discovery the hub announces a device per station whose sensors read the station's own retained
+    status; Home Assistant's user (in the ACL) reads them; the templates, rendered, give the drop per side."""
+    import jinja2
+
+    from station.config import HubSettings
+    from station.hub.publisher import Publisher
+    from station.live.status import SideStatus, StationStatus
+
+    with Mosquitto(tmp_path, ["track-1"], home_assistant="homeassistant") as broker:
+        procs = Procs(tmp_path, broker)
+        received: dict[str, bytes] = {}
+        statuses: list[dict[str, Any]] = []
+        ha = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-ha")
+        ha.username_pw_set("homeassistant", broker.passwords["homeassistant"])
+
+        def on_message(client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
+            received[m.topic] = m.payload
+            if m.topic.endswith("/status"):
+                statuses.append(json.loads(m.payload))
+
+        ha.on_message = on_message
+        try:
+            procs.hub("--ha-discovery")
+            db = procs.db("track-1")
+            with Store(db) as store:
+                store.set_status(StationStatus(state="session", session_id=1, runner="Ana", cue="amber",
+                                               cadence_spm=172.0, left=SideStatus(drop_deg=4.4, level="amber"),
+                                               right=SideStatus(drop_deg=2.0, level="green")))
+            hub = HubSettings(url=broker.url, station_id="track-1",
+                              password_file=str(broker.password_file("track-1")))
+            with Publisher(str(db), hub):
+                ha.connect("127.0.0.1", broker.port)
+                ha.loop_start()
+                ha.subscribe([("homeassistant/#", 1), ("gait/+/status", 1)])
+                wait_for(lambda: len([t for t in received if t.startswith("homeassistant/")]) >= 6, 20,
+                         "six discovery messages")
+        finally:
+            ha.loop_stop()
+            procs.stop_all()
+    configs = {t: json.loads(v) for t, v in received.items() if t.startswith("homeassistant/")}
+    left = configs["homeassistant/sensor/gait_track_1/drop_left/config"]
+    assert left["state_topic"] == "gait/track-1/status" and left["unit_of_measurement"] == "°"
+    status = next(s for s in statuses if s["online"])  # while the station ran (its last is offline)
+    render = jinja2.Environment().from_string
+    assert render(left["value_template"]).render(value_json=status) == "4.4"
+    assert render(left["availability_template"]).render(value_json=status) == "online"
+    runner = configs["homeassistant/sensor/gait_track_1/runner/config"]
+    assert render(runner["value_template"]).render(value_json=status) == "Ana"
+    assert render(left["availability_template"]).render(value_json=statuses[-1]) == "offline"
