@@ -136,7 +136,9 @@ class Hub:
         self.error = None
         self._generation += 1
         self._ever_connected = True
-        client.subscribe(protocol.subscriptions(protocol.STATION_KINDS))
+        # status at QoS 0: the broker keeps no backlog of stale statuses for a hub that was away (the retained
+        # one, the station's latest, comes with every subscription); records and replies at QoS 1
+        client.subscribe([(protocol.topic("+", k), 0 if k == "status" else 1) for k in protocol.STATION_KINDS])
         self.connected.set()
         log.info("broker %s: connected as %s (session kept: %s)", self.broker.url, self.client_id,
                  getattr(flags, "session_present", "?"))

@@ -8,7 +8,8 @@ only its own ``cmd`` and ``ack``; only the hub user writes ``cmd`` and ``ack``.
 kind       from        QoS    retain  payload (JSON)
 =========  ==========  =====  ======  =====================================================
 status     station     1      yes     the station's StationStatus + online, db, seq, outbox;
-                                      the last will is ``{"online": false}``
+                                      the last will is ``{"online": false}``; the hub
+                                      subscribes at QoS 0 (no backlog of stale statuses)
 session    station     1      no      {db, seq, session: the station's session row} or
                                       {db, seq, gone: id} for a record whose row was deleted
 step       station     1      no      {db, session, session_started_at, steps: [{seq, idx, ...}]}
@@ -121,8 +122,9 @@ def broker_conf(*, passwd: str, acl: str, port: int = 1883, bind: str | None = N
         "allow_anonymous false",
         f"password_file {passwd}",
         f"acl_file {acl}",
-        "# a hub that was away gets what it missed from its persistent session (the stations keep an outbox too)",
-        "max_queued_messages 10000",
+        "# a hub that was away gets what it missed from its persistent session (the stations keep an outbox too):",
+        "# 100000 records is about 2 h of 5 stations' steps (a status is not queued: the hub takes it at QoS 0)",
+        "max_queued_messages 100000",
         "max_inflight_messages 100",
         "autosave_interval 60",
         f"listener {port}" + (f" {bind}" if bind else " 127.0.0.1" if tls else ""),
