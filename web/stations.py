@@ -32,7 +32,7 @@ def is_hub(store: Store) -> bool:
 def station_json(st: hubdb.HubStation) -> dict[str, Any]:
     """One station for the page: who runs, the cue, each side's drop (the cue window's median) and level."""
     s = st.status
-    running = s.state == "session" and s.session_id is not None
+    running = st.online and s.session_id is not None  # set while a session runs, also with the camera lost
     return {
         "id": st.id,
         "online": st.online,
@@ -99,7 +99,7 @@ def start(station_id: str) -> Any:
         return live._reply(False, "A runner name has at most 80 characters.", 400)
     if not st.online:
         return live._reply(False, f"Station {st.id} is offline: it cannot start a session now.", 503)
-    if st.status.session_id is not None and st.status.state == "session":
+    if st.status.session_id is not None:
         return live._reply(False, f"A session is running on {st.id}: stop it first.", 409)
     command_id = store.request("start", {"runner": runner} if runner else {}, station_id=st.id)
     who = f" for {runner}" if runner else ""
@@ -113,7 +113,7 @@ def stop(station_id: str) -> Any:
     st = _station_or_404(store, station_id)
     if not st.online:
         return live._reply(False, f"Station {st.id} is offline: it cannot stop the session now.", 503)
-    if st.status.state != "session":
+    if st.status.session_id is None:
         return live._reply(False, f"No session is running on {st.id}.", 409)
     command_id = store.request("stop", station_id=st.id)
     return live._reply(True, f"Stopping the session on {st.id}…", 202, command_id=command_id)
