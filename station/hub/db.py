@@ -57,8 +57,9 @@ def is_hub(store: Store) -> bool:
 def counts(store: Store) -> dict[str, dict[str, int]]:
     """``{station_id: {"sessions": n, "steps": n}}`` for every station the hub knows."""
     out = {r[0]: {"sessions": 0, "steps": 0} for r in store.db.execute("select id from stations order by id")}
-    sql = """select s.station_id, count(*), coalesce(sum((select count(*) from steps t where t.session_id = s.id)), 0)
-             from sessions s where s.station_id is not null group by s.station_id"""
+    # sessions.steps is the hub's own count of each session's stored steps (apply_steps keeps it)
+    sql = """select station_id, count(*), coalesce(sum(steps), 0) from sessions
+             where station_id is not null group by station_id"""
     for sid, n, steps in store.db.execute(sql):
         out[sid] = {"sessions": int(n), "steps": int(steps)}
     return dict(sorted(out.items()))
