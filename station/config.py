@@ -127,28 +127,6 @@ class PinSettings:
         _check(len(set(pins)) == len(pins), "pins", "must all be different")
 
 
-@dataclass(frozen=True)
-class SessionSettings:
-    auto: bool = True  # start a session when a runner appears, end it when they leave
-    appear_s: float = 2.0  # runner in view this long before an automatic session starts
-    absent_s: float = 10.0  # runner out of view this long ends an automatic session
-    default_runner: str = ""
-
-    def __post_init__(self) -> None:
-        _check(self.appear_s >= 0, "session.appear_s", "must be ≥ 0")
-        _check(self.absent_s > 0, "session.absent_s", "must be positive")
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    live_page_public: bool = True  # the live page without login (everything else needs it)
-    host: str = "0.0.0.0"
-    port: int = 8080
-
-    def __post_init__(self) -> None:
-        _check(1 <= self.port <= 65535, "web.port", "must be between 1 and 65535")
-
-
 #: a station id: letters, digits, "-" and "_" (it is an MQTT topic level and a broker user name)
 STATION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 HUB_SCHEMES = {"mqtt": 1883, "mqtts": 8883}
@@ -203,14 +181,36 @@ class HubSettings:
 
 
 @dataclass(frozen=True)
+class SessionSettings:
+    auto: bool = True  # start a session when a runner appears, end it when they leave
+    appear_s: float = 2.0  # runner in view this long before an automatic session starts
+    absent_s: float = 10.0  # runner out of view this long ends an automatic session
+    default_runner: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.appear_s >= 0, "session.appear_s", "must be ≥ 0")
+        _check(self.absent_s > 0, "session.absent_s", "must be positive")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    live_page_public: bool = True  # the live page without login (everything else needs it)
+    host: str = "0.0.0.0"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.port <= 65535, "web.port", "must be between 1 and 65535")
+
+
+@dataclass(frozen=True)
 class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     cues: CueSettings = field(default_factory=CueSettings)
     pins: PinSettings = field(default_factory=PinSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
-    web: WebSettings = field(default_factory=WebSettings)
     hub: HubSettings = field(default_factory=HubSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -318,9 +318,9 @@ TAKES_EFFECT: dict[str, str] = {
     "cues": NEXT_SESSION,  # each session builds its cue policy at its start
     "cues.buzzer_kind": AT_RESTART,  # the board is opened once, at start
     "pins": AT_RESTART,
+    "hub": AT_RESTART,  # the publisher connects once, at start
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
-    "hub": AT_RESTART,  # the publisher connects once, at start
 }
 
 

@@ -21,13 +21,14 @@ times (``t_*_s``) are the source's seconds since the session's first frame.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import datetime as dt
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,6 @@ migrations = Migrations("gait-station")
 SESSION_RUNNING = "running"
 SESSION_COMPLETED = "completed"
 SESSION_INTERRUPTED = "interrupted"
-
-OUTBOX_KEY = "hub_outbox"  # meta: session changes and steps also go to the outbox (a hub is configured)
 
 #: the steps table's own columns: the fields of :class:`Step`, in its order (anything else a step row
 #: carries goes to ``extra``, JSON)
@@ -165,8 +164,11 @@ def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
                " where extra is not null and json_valid(extra)")
 
 
+OUTBOX_KEY = "hub_outbox"  # meta: session changes and steps also go to the outbox (a hub is configured)
+
+
 @migrations()
-def m003_hub_outbox(db: sqlite_utils.Database) -> None:
+def m006_hub_outbox(db: sqlite_utils.Database) -> None:
     """What the station has not yet seen confirmed by its hub (station/hub): one row per session change or
     step, written in the same transaction as the change itself. AUTOINCREMENT: a sequence number is never
     reused, even after the rows are deleted, so the hub can tell what it has."""
@@ -175,7 +177,7 @@ def m003_hub_outbox(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_hub_stations(db: sqlite_utils.Database) -> None:
+def m007_hub_stations(db: sqlite_utils.Database) -> None:
     """A hub's database: the same schema, each session naming the station (and the station database) it came
     from, each step when the hub committed it, each command the station it is for, and the stations."""
     for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
@@ -255,7 +257,7 @@ class Store:
                 raise StoreError(f"database {self.path}: {exc}") from None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> collections.abc.Iterator[sqlite3.Connection]:
         """Several writes as one transaction (the hub's batches, the outbox); lock errors become StoreError."""
         with self._lock:
             try:

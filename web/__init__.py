@@ -81,12 +81,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from web import auth, db, export, live, runners, sessions, settings, stations
+    from web import auth, db, export, live, runners, sessions, settings
 
     db.init_app(app)
-    for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp, stations.bp):
+    for bp in (auth.bp, live.bp, sessions.bp, runners.bp, export.bp, export.api, settings.bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", endpoint="index", view_func=live.index)
+
+    from web import stations  # a hub's live page: every station (the hub, station/hub)
+
+    app.register_blueprint(stations.bp)
 
     from web import filters
 
