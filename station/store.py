@@ -164,43 +164,6 @@ def m002_step_fields_as_columns(db: sqlite_utils.Database) -> None:
                " where extra is not null and json_valid(extra)")
 
 
-OUTBOX_KEY = "hub_outbox"  # meta: session changes and steps also go to the outbox (a hub is configured)
-
-
-@migrations()
-def m006_hub_outbox(db: sqlite_utils.Database) -> None:
-    """What the station has not yet seen confirmed by its hub (station/hub): one row per session change or
-    step, written in the same transaction as the change itself. AUTOINCREMENT: a sequence number is never
-    reused, even after the rows are deleted, so the hub can tell what it has."""
-    db.execute("create table outbox (id integer primary key autoincrement, kind text not null, "
-               "session_id integer not null, idx integer, created_at text not null)")
-
-
-@migrations()
-def m007_hub_stations(db: sqlite_utils.Database) -> None:
-    """A hub's database: the same schema, each session naming the station (and the station database) it came
-    from, each step when the hub committed it, each command the station it is for, and the stations."""
-    for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
-        db["sessions"].add_column(name, tp)
-    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True)
-    db["steps"].add_column("received_at", str)
-    db["commands"].add_column("station_id", str)
-    db["stations"].create(
-        {
-            "id": str,
-            "db_id": str,  # the station database its sequence numbers belong to
-            "acked_seq": int,  # every record up to this one is committed here
-            "head_seq": int,  # the station's last record, as its status says
-            "online": int,
-            "status": str,  # JSON: the station's StationStatus
-            "last_seen_at": str,
-            "first_seen_at": str,
-        },
-        pk="id",
-        defaults={"acked_seq": 0, "head_seq": 0, "online": 0},
-    )
-
-
 class Store:
     """One connection to the station database. Open one per thread (or per web request).
 
@@ -593,6 +556,45 @@ class Store:
         """:meth:`station_status` as a dict."""
         status = self.station_status()
         return None if status is None else status.to_dict()
+
+
+# -- the hub's migrations (station/hub), after the Store class: defined after every other migration,
+#    so applied after them
+OUTBOX_KEY = "hub_outbox"  # meta: session changes and steps also go to the outbox (a hub is configured)
+
+
+@migrations()
+def m007_hub_outbox(db: sqlite_utils.Database) -> None:
+    """What the station has not yet seen confirmed by its hub (station/hub): one row per session change or
+    step, written in the same transaction as the change itself. AUTOINCREMENT: a sequence number is never
+    reused, even after the rows are deleted, so the hub can tell what it has."""
+    db.execute("create table outbox (id integer primary key autoincrement, kind text not null, "
+               "session_id integer not null, idx integer, created_at text not null)")
+
+
+@migrations()
+def m008_hub_stations(db: sqlite_utils.Database) -> None:
+    """A hub's database: the same schema, each session naming the station (and the station database) it came
+    from, each step when the hub committed it, each command the station it is for, and the stations."""
+    for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
+        db["sessions"].add_column(name, tp)
+    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True)
+    db["steps"].add_column("received_at", str)
+    db["commands"].add_column("station_id", str)
+    db["stations"].create(
+        {
+            "id": str,
+            "db_id": str,  # the station database its sequence numbers belong to
+            "acked_seq": int,  # every record up to this one is committed here
+            "head_seq": int,  # the station's last record, as its status says
+            "online": int,
+            "status": str,  # JSON: the station's StationStatus
+            "last_seen_at": str,
+            "first_seen_at": str,
+        },
+        pk="id",
+        defaults={"acked_seq": 0, "head_seq": 0, "online": 0},
+    )
 
 
 def _json_default(o: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from station.camera.base import FrameSource
-from station.config import HubSettings, Settings, effective_settings, runtime_dir
+from station.config import Settings, effective_settings, runtime_dir
 from station.live.report import RunReport
 from station.live.station import RunOptions, Station
 
@@ -46,9 +46,8 @@ def built_station(
     estimator_factory: Callable[[], Any] | None = None,
     config_path: str | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
-    hub: HubSettings | None = None,
 ) -> Iterator[Station]:
-    """The station on database ``db``, with its store, board and (``hub``) hub publisher open for the block."""
+    """The station on database ``db``, with its store and board open for the ``with`` block."""
     from station.cues.board import open_board
     from station.store import Store
 
@@ -56,43 +55,12 @@ def built_station(
         settings, problem = effective_settings(settings, store.settings_overrides())
         if problem:
             log.error("%s", problem)
-        publisher = hub_publisher(store, hub)
-        board = None
+        board = open_board(settings, mock=mock_pins)
         try:
-            board = open_board(settings, mock=mock_pins)
-            observers = [o for o in (publisher.on_event if publisher else None, on_event) if o is not None]
             yield Station(settings, store, board, open_source, estimator_factory=estimator_factory, options=options,
-                          config_path=config_path, on_event=_chain(observers))
+                          config_path=config_path, on_event=on_event)
         finally:
-            if board is not None:
-                board.close()
-            if publisher is not None:
-                publisher.close()
-
-
-def hub_publisher(store: Any, hub: HubSettings | None) -> Any:
-    """With a hub: the outbox on and the publisher thread started (station.hub.publisher); without: the outbox off."""
-    if hub is None or not hub.enabled:
-        if store.outbox:
-            store.set_outbox(False)
-        return None
-    from station.hub.publisher import Publisher
-
-    publisher = Publisher(store.path, hub)  # a missing password file fails here, before the station starts
-    store.set_outbox(True)
-    log.info("publishing to the hub at %s as %s", hub.url, hub.station_id)
-    return publisher.start()
-
-
-def _chain(observers: list[Callable[[str, dict[str, Any]], None]]) -> Callable[[str, dict[str, Any]], None] | None:
-    if len(observers) <= 1:
-        return observers[0] if observers else None
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        for observe in observers:
-            observe(kind, data)
-
-    return on_event
+            board.close()
 
 
 @contextlib.contextmanager

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from station.config import Settings, default_db_path, load_settings
+from station.config import HubSettings, Settings, default_db_path, load_settings
 from station.errors import InputError, StationError
+
+if TYPE_CHECKING:
+    from station.hub.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +21,25 @@ def with_hub(settings: Settings, url: str | None, station_id: str | None) -> Set
     """The settings with ``--hub`` / ``--station-id`` over the file's ``[hub]`` section (validated alike)."""
     over = {k: v for k, v in (("url", url), ("station_id", station_id)) if v is not None}
     return settings.merged({"hub": over}) if over else settings
+
+
+def hub_publisher(db: Path, hub: HubSettings) -> Publisher | None:
+    """With a hub: the station database's outbox on and the publisher thread started (the store opened next
+    reads the switch); without: the outbox off (nobody would send it) and None."""
+    from station.hub.publisher import Publisher
+    from station.store import Store
+
+    if not hub.enabled:
+        if db.exists():
+            with Store(db) as store:
+                if store.outbox:
+                    store.set_outbox(False)
+        return None
+    publisher = Publisher(str(db), hub)  # a missing password file fails here, before the station starts
+    with Store(db) as store:
+        store.set_outbox(True)
+    log.info("publishing to the hub at %s as %s", hub.url, hub.station_id)
+    return publisher.start()
 
 
 def default_hub_db() -> Path:

@@ -115,7 +115,7 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     sessions start from the button, the web page, or when a runner appears.
     """
     from station.camera import open_source
-    from station.cli.hub import with_hub
+    from station.cli.hub import hub_publisher, with_hub
     from station.errors import MissingFileError
 
     settings = with_hub(load_settings(config_path), hub_url, station_id)
@@ -151,11 +151,19 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
         runner=runner,
         preview_path=None if no_preview else preview_path_for(db),
     )
-    with built_station(settings, db, lambda: open_source(spec, model_input_size=input_size, fps=settings.camera.fps),
-                       options=options, mock_pins=mock_pins, estimator_factory=estimator, config_path=config_path,
-                       on_event=session_echo(cues=False), hub=settings.hub) as station:
-        click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
-        run_until_stopped(station)
+    publisher = hub_publisher(db, settings.hub)  # a hub: the outbox, sent by a thread of its own
+    on_event = session_echo(cues=False)
+    try:
+        with built_station(settings, db,
+                           lambda: open_source(spec, model_input_size=input_size, fps=settings.camera.fps),
+                           options=options, mock_pins=mock_pins, estimator_factory=estimator,
+                           config_path=config_path,
+                           on_event=publisher.observer(on_event) if publisher else on_event) as station:
+            click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
+            run_until_stopped(station)
+    finally:
+        if publisher is not None:
+            publisher.close()  # what is left goes out (up to 5 s), or waits in the outbox for the next start
 
 
 def _model_input_size(name: str) -> int | None:

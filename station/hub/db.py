@@ -1,7 +1,7 @@
 """The hub's side of the database: stations, idempotent ingestion of their records, what the web reads.
 
 A hub database has the station's schema (:mod:`station.store`) plus, from migration
-``m007_hub_stations``, a station id on each session and command, the commit time of each
+``m008_hub_stations``, a station id on each session and command, the commit time of each
 step and the ``stations`` table. Sessions are keyed by (station, station database, the
 station's session id), steps by (session, index): a record that arrives twice is stored once, and a
 session message older than the one applied (``station_seq``) changes nothing.

@@ -25,6 +25,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,18 @@ class Publisher:
         """The station's observer: a step or a session change is in the outbox now; send it."""
         if kind in ("step", "session_start", "session_end"):
             self._wake.set()
+
+    def observer(self, then: Callable[[str, dict[str, Any]], None] | None = None
+                 ) -> Callable[[str, dict[str, Any]], None]:
+        """The station's ``on_event``: wake this thread (never waiting), then tell ``then``."""
+        if then is None:
+            return self.on_event
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            self.on_event(kind, data)
+            then(kind, data)
+
+        return on_event
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Wait until the broker has accepted us (False when it refused us, or in time)."""

@@ -12,8 +12,17 @@
   var failures = 0;
 
   function $(id) { return document.getElementById(id); }
-  var num = window.gaitStation.num;
-  var duration = window.gaitStation.duration;
+  function num(v, digits, unit) {
+    if (typeof v !== "number" || !isFinite(v)) { return "—"; }
+    return v.toFixed(digits) + (unit || "");
+  }
+  function duration(s) {
+    if (typeof s !== "number" || s < 0) { return "—"; }
+    s = Math.round(s);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(sec).padStart(2, "0");
+  }
   function setText(id, text) { var el = $(id); if (el && el.textContent !== text) { el.textContent = text; } }
   function show(id, on) { var el = $(id); if (el) { el.hidden = !on; } }
 
