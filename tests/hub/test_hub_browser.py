@@ -16,7 +16,18 @@ import pytest
 from station.hub.local import lap_track
 from tests.conftest import require_shared
 from tests.hub.conftest import TRACKS, Procs, assert_hub_matches, wait_for_steps
-from tests.test_web_browser import browser, fits_phone, free_port, page, require_chromium, screenshot  # noqa: F401
+
+try:  # main keeps the browser helpers in tests/browser.py and the fixtures in tests/conftest.py (issue 11)
+    from tests.browser import fits_phone, free_port, require_chromium, screenshot
+except ImportError:  # this branch: they are in tests/test_web_browser.py
+    from tests.test_web_browser import (  # noqa: F401
+        browser,
+        fits_phone,
+        free_port,
+        page,
+        require_chromium,
+        screenshot,
+    )
 
 pytestmark = pytest.mark.browser
 
