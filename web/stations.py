@@ -18,11 +18,15 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from station.hub import db as hubdb
 from station.store import Store
-from web import live
+from web import auth, live
 from web.auth import live_access_required
 from web.db import effective_settings, get_store
 
 bp = Blueprint("stations", __name__)
+
+#: who may start and stop: the station page's own rule (main's ``control_required``: the admin, or anyone on a
+#: kiosk; on this branch the live page's openness)
+control_required = getattr(auth, "control_required", live_access_required)
 
 
 def is_hub(store: Store) -> bool:
@@ -89,7 +93,7 @@ def _station_or_404(store: Store, station_id: str) -> hubdb.HubStation:
 
 
 @bp.route("/live/stations/<station_id>/start", methods=["POST"])
-@live_access_required
+@control_required
 def start(station_id: str) -> Any:
     store = get_store()
     st = _station_or_404(store, station_id)
@@ -107,7 +111,7 @@ def start(station_id: str) -> Any:
 
 
 @bp.route("/live/stations/<station_id>/stop", methods=["POST"])
-@live_access_required
+@control_required
 def stop(station_id: str) -> Any:
     store = get_store()
     st = _station_or_404(store, station_id)

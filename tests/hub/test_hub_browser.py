@@ -14,16 +14,20 @@ from typing import Any
 import pytest
 
 from station.hub.local import lap_track
+from station.store import Store
 from tests.conftest import require_shared
 from tests.hub.conftest import TRACKS, Procs, assert_hub_matches, wait_for_steps
+from web.auth import set_password
 
 try:  # main keeps the browser helpers in tests/browser.py and the fixtures in tests/conftest.py (issue 11)
-    from tests.browser import fits_phone, free_port, require_chromium, screenshot
+    from tests.browser import PASSWORD, fits_phone, free_port, log_in, require_chromium, screenshot
 except ImportError:  # this branch: they are in tests/test_web_browser.py
     from tests.test_web_browser import (  # noqa: F401
+        PASSWORD,
         browser,
         fits_phone,
         free_port,
+        log_in,
         page,
         require_chromium,
         screenshot,
@@ -36,6 +40,8 @@ def test_hub_live_page_with_two_stations(procs: Procs, page: Any) -> None:  # no
     require_chromium()
     expect = pytest.importorskip("playwright.sync_api").expect
     a, b = "track-1", "clubhouse"
+    with Store(procs.hub_db) as hub:  # the hub's page has an admin: start and stop are theirs
+        set_password(hub, PASSWORD)
     procs.hub()
     for sid, runner in ((a, "Zoë <b>O'Brien</b>"), (b, "Ana")):
         track = lap_track(require_shared(*TRACKS[sid]), procs.tmp / f"{sid}-laps.csv", 2)
@@ -51,7 +57,8 @@ def test_hub_live_page_with_two_stations(procs: Procs, page: Any) -> None:  # no
     for sid in (a, b):
         wait_for_steps(procs.db(sid), 3, 60, procs.procs[sid])
 
-    page.goto(f"http://127.0.0.1:{port}/live")  # the live page is open without login (as on a station)
+    log_in(page, f"http://127.0.0.1:{port}", "/sessions/")
+    page.goto(f"http://127.0.0.1:{port}/live")
     card_a = page.locator(f'li.station-card[data-station="{a}"]')
     card_b = page.locator(f'li.station-card[data-station="{b}"]')
     expect(page.locator("#hub-status")).to_have_text("2 of 2 online", timeout=20_000)

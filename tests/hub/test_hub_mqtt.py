@@ -21,8 +21,9 @@ from station.store import Store
 from tests.conftest import require_shared
 from tests.hub.conftest import STATIONS, Procs, _read, assert_hub_matches, cli, wait_for_steps
 from tests.mqtt import Mosquitto
-from tests.web.conftest import csrf_token
+from tests.web.conftest import PASSWORD, AuthActions, csrf_token
 from web import create_app
+from web.auth import set_password
 
 
 def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
@@ -36,8 +37,13 @@ def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
 
 
 def hub_client(procs: Procs) -> FlaskClient:
+    """The hub's web app, logged in as its admin (start and stop follow the station page's rule)."""
     wait_for(lambda: _read(procs.hub_db, "select 1 from meta where key = 'hub'"), 20, "the hub's database")
-    return create_app({"TESTING": True, "DATABASE": str(procs.hub_db)}).test_client()
+    with Store(procs.hub_db) as hub:
+        set_password(hub, PASSWORD)
+    client = create_app({"TESTING": True, "DATABASE": str(procs.hub_db)}).test_client()
+    assert AuthActions(client).login().status_code == 302
+    return client
 
 
 def post(client: FlaskClient, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -105,6 +105,7 @@ def test_sessions_and_runners_name_the_station(client: FlaskClient, auth: AuthAc
 
 def test_start_and_stop_name_one_station_and_an_offline_one_refuses(client: FlaskClient, auth: AuthActions,
                                                                      hub_db: Path) -> None:
+    auth.login()  # start and stop follow the station page's rule: the admin (or anyone on a kiosk)
     r = auth.post_json("/live/stations/clubhouse/start", {"runner": "Bo"})
     assert r.status_code == 503 and r.get_json()["error"] == ("Station clubhouse is offline: it cannot start a "
                                                               "session now.")
