@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install the gait station as two systemd services on Raspberry Pi OS (Bookworm).
+# Install the gait station as two systemd services on Raspberry Pi OS (Bookworm), or a hub for many stations.
 #
 #   git clone <repo> gait-station && cd gait-station && sudo scripts/install.sh
+#   sudo scripts/install.sh --role hub --add-station treadmill-1 --add-station track   # the club's hub
+#   sudo scripts/install.sh --hub mqtt://hub.local:1883 --station-id treadmill-1       # a station joins it
 #
 # What it does (every step can be re-run: run it again after `git pull` to upgrade):
 #   1. apt: python3-venv, python3-picamera2 (the camera; built against apt's numpy),
@@ -16,11 +18,24 @@
 #   6. systemd/gait-station.service and systemd/gait-web.service installed, enabled
 #      and (re)started.
 #
+# Hub role (--role hub): instead of the camera and the model, Mosquitto (Debian's mosquitto) with no
+# anonymous access, a password per station (mosquitto_passwd) and an ACL that lets a station write only its
+# own topics and read only its own commands (`gait-station hub acl`); the gait-hub service writes every
+# station into /var/lib/gait-station/hub.db and gait-web serves that database.
+#
 # Options:
 #   --no-start    install and enable, but do not (re)start the services
 #   --no-models   skip the model fetch (offline: copy a .tflite over and run
 #                 `gait-station models add FILE` as root later)
 #   --model NAME  the model to fetch (default movenet-lightning-int8)
+#   --role ROLE   station (default) or hub
+#   --add-station NAME    (hub) a broker user for station NAME with a new password, printed once;
+#                         again to give it a new password
+#   --tls-cert FILE --tls-key FILE   (hub) stations connect with TLS on 8883 (plain 1883 stays on localhost)
+#   --hub URL --station-id NAME      (station) publish to a hub (mqtt://host:1883 or mqtts://host:8883): the
+#                         [hub] settings, and the station's broker password asked here into
+#                         /etc/gait-station/hub-password
+#   --hub-ca FILE         (station) the CA certificate for an mqtts:// hub
 set -euo pipefail
 
 APP_DIR=/opt/gait-station
@@ -34,6 +49,13 @@ OS_RELEASE=${GAIT_STATION_OS_RELEASE:-/etc/os-release}  # overridable for the sc
 MODEL=movenet-lightning-int8
 START=1
 FETCH=1
+ROLE=station
+ADD_STATIONS=()
+TLS_CERT=
+TLS_KEY=
+HUB_URL=
+STATION_ID=
+HUB_CA=
 ARGS=("$@")
 
 say() { printf 'install: %s\n' "$*"; }
@@ -52,6 +74,19 @@ while [ $# -gt 0 ]; do
         MODEL=$2
         shift
         ;;
+    --role | --add-station | --tls-cert | --tls-key | --hub | --station-id | --hub-ca)
+        [ $# -ge 2 ] || die "$1 needs a value"
+        case "$1" in
+        --role) ROLE=$2 ;;
+        --add-station) ADD_STATIONS+=("$2") ;;
+        --tls-cert) TLS_CERT=$2 ;;
+        --tls-key) TLS_KEY=$2 ;;
+        --hub) HUB_URL=$2 ;;
+        --station-id) STATION_ID=$2 ;;
+        --hub-ca) HUB_CA=$2 ;;
+        esac
+        shift
+        ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
@@ -60,6 +95,32 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+
+case "$ROLE" in
+station | hub) ;;
+*) die "--role must be station or hub (got '$ROLE')" ;;
+esac
+if [ "$ROLE" = hub ] && [ -n "$HUB_URL$STATION_ID" ]; then
+    die "--hub and --station-id are for a station (--role station)"
+fi
+if [ "$ROLE" = station ] && [ "${#ADD_STATIONS[@]}" -gt 0 ]; then
+    die "--add-station is for the hub (--role hub)"
+fi
+if [ -n "$HUB_URL" ] && [ -z "$STATION_ID" ]; then
+    die "--hub needs --station-id NAME (the name the hub knows this station by)"
+fi
+if [ -n "$TLS_CERT$TLS_KEY" ] && { [ -z "$TLS_CERT" ] || [ -z "$TLS_KEY" ]; }; then
+    die "--tls-cert and --tls-key go together"
+fi
+for name in "${ADD_STATIONS[@]}" "$STATION_ID"; do
+    if [ -n "$name" ] && ! [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$ ]]; then
+        die "station id '$name': 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+    fi
+done
+if [ "$ROLE" = hub ]; then
+    UNITS=(gait-hub.service gait-web.service)
+    FETCH=0 # the hub runs no pose model
+fi
 
 # -- preconditions: refuse politely ------------------------------------------------------------
 if [ ! -r "$OS_RELEASE" ]; then
@@ -88,7 +149,7 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 is_pi=0
 if [ -r /proc/device-tree/model ] && grep -qa "Raspberry Pi" /proc/device-tree/model; then
     is_pi=1
-else
+elif [ "$ROLE" = station ]; then
     warn "not a Raspberry Pi: no camera module or GPIO here; the station service will fail to find them"
 fi
 
@@ -97,8 +158,13 @@ say "apt packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 wanted=(python3 python3-venv python3-pip python3-numpy rsync ca-certificates)
+camera_packages=(python3-picamera2 python3-lgpio)
+if [ "$ROLE" = hub ]; then
+    wanted+=(mosquitto mosquitto-clients)
+    camera_packages=()
+fi
 # Raspberry Pi OS only (archive.raspberrypi.com): installed when the archive has them
-for pkg in python3-picamera2 python3-lgpio; do
+for pkg in "${camera_packages[@]}"; do
     if apt-cache show "$pkg" >/dev/null 2>&1; then
         wanted+=("$pkg")
     else
@@ -206,12 +272,84 @@ fi
 # -- admin password for the web page: asked here while a person runs the installer, so that nobody
 #    else on the club's Wi-Fi can claim the page's first-run setup form
 db="$STATE_DIR/gait.db"
+[ "$ROLE" = hub ] && db="$STATE_DIR/hub.db"
 if [ -t 0 ] && ! runuser -u "$SERVICE_USER" -- "$venv/bin/python" -c \
         'import sys; from station.store import Store; from web.auth import has_password; sys.exit(0 if has_password(Store(sys.argv[1])) else 1)' \
         "$db" 2>/dev/null; then
     say "admin password for the web page (runners' health data: choose a real one)"
     runuser -u "$SERVICE_USER" -- "$venv/bin/gait-station" serve --set-password --db "$db" \
         || warn "no password set: the page asks for one on the first visit (set it later with serve --set-password)"
+fi
+
+# -- 5b. the hub: Mosquitto with a password per station and the ACL; or a station joining a hub ---------
+new_password() { "$py" -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+if [ "$ROLE" = hub ]; then
+    say "Mosquitto for the stations (no anonymous access, a password per station, the ACL)"
+    passwd=/etc/mosquitto/gait-station.passwd
+    acl=/etc/mosquitto/gait-station.acl
+    [ -e "$passwd" ] || install -m 0640 -o root -g mosquitto /dev/null "$passwd"
+    "$venv/bin/gait-station" hub acl >"$acl"
+    chown root:mosquitto "$acl" && chmod 0640 "$acl"
+    tls=()
+    if [ -n "$TLS_CERT" ]; then
+        install -d -m 0755 /etc/mosquitto/certs
+        install -m 0644 "$TLS_CERT" /etc/mosquitto/certs/gait-hub.crt
+        install -m 0640 -o root -g mosquitto "$TLS_KEY" /etc/mosquitto/certs/gait-hub.key
+        tls=(--tls-cert /etc/mosquitto/certs/gait-hub.crt --tls-key /etc/mosquitto/certs/gait-hub.key)
+    fi
+    "$venv/bin/gait-station" hub broker-conf --passwd "$passwd" --acl "$acl" "${tls[@]}" \
+        >/etc/mosquitto/conf.d/gait-station.conf
+    if [ ! -s "$CONFIG_DIR/hub-password" ]; then # the hub's own broker user
+        new_password >"$CONFIG_DIR/hub-password"
+        mosquitto_passwd -b "$passwd" gait-hub "$(cat "$CONFIG_DIR/hub-password")"
+    fi
+    chown root:"$SERVICE_USER" "$CONFIG_DIR/hub-password" && chmod 0640 "$CONFIG_DIR/hub-password"
+    for name in "${ADD_STATIONS[@]}"; do
+        password=$(new_password)
+        mosquitto_passwd -b "$passwd" "$name" "$password"
+        say "station $name: broker password $password (shown once). On that station:"
+        say "  sudo scripts/install.sh --hub mqtt://$(hostname).local:1883 --station-id $name"
+    done
+    # gait-web shows the hub's database
+    install -d -m 0755 "$UNIT_DIR/gait-web.service.d"
+    cat >"$UNIT_DIR/gait-web.service.d/hub.conf" <<UNIT
+# written by scripts/install.sh --role hub: the page shows every station (the hub's database)
+[Service]
+ExecStart=
+ExecStart=$venv/bin/gait-station -v serve --db $STATE_DIR/hub.db --host 0.0.0.0 --port 8080
+UNIT
+    if [ -d /run/systemd/system ]; then
+        systemctl enable --quiet mosquitto
+        systemctl restart mosquitto || warn "mosquitto did not restart: journalctl -u mosquitto -n 50"
+    fi
+elif [ -n "$HUB_URL" ]; then
+    say "publishing to the hub $HUB_URL as $STATION_ID"
+    if ! grep -q '^\[hub\]' "$CONFIG_DIR/config.toml"; then
+        {
+            echo ""
+            echo "[hub]                       # written by scripts/install.sh --hub"
+            echo "url = \"$HUB_URL\""
+            echo "station_id = \"$STATION_ID\""
+            echo "password_file = \"$CONFIG_DIR/hub-password\""
+            if [ -n "$HUB_CA" ]; then
+                install -m 0644 "$HUB_CA" "$CONFIG_DIR/hub-ca.crt"
+                echo "tls_ca = \"$CONFIG_DIR/hub-ca.crt\""
+            fi
+        } >>"$CONFIG_DIR/config.toml"
+    else
+        warn "$CONFIG_DIR/config.toml has a [hub] section already: left as it is"
+    fi
+    if [ -t 0 ]; then
+        read -r -s -p "install: the broker password the hub gave station $STATION_ID: " password
+        echo
+        printf '%s\n' "$password" >"$CONFIG_DIR/hub-password"
+    elif [ ! -s "$CONFIG_DIR/hub-password" ]; then
+        warn "no terminal: put station $STATION_ID's broker password in $CONFIG_DIR/hub-password"
+        touch "$CONFIG_DIR/hub-password"
+    fi
+    chown root:"$SERVICE_USER" "$CONFIG_DIR/hub-password" && chmod 0640 "$CONFIG_DIR/hub-password"
+    "$venv/bin/python" -c 'import sys; from station.config import load_settings; load_settings(sys.argv[1])' \
+        "$CONFIG_DIR/config.toml" || die "the [hub] settings in $CONFIG_DIR/config.toml are not valid (see above)"
 fi
 
 # -- 6. services ---------------------------------------------------------------------------------
@@ -242,6 +380,9 @@ fi
 
 host=$(hostname)
 say "done. The page: http://$host.local:8080 (same Wi-Fi); log in with the admin password."
+if [ "$ROLE" = hub ]; then
+    say "hub: journalctl -u gait-hub -f; stations join with: sudo scripts/install.sh --role hub --add-station NAME"
+fi
 say "logs: journalctl -u gait-station -f; settings: $CONFIG_DIR/config.toml; wiring: $APP_DIR/src/hardware.md"
 if [ "$is_pi" = 1 ] && command -v rpicam-hello >/dev/null; then
     say "camera check: rpicam-hello --list-cameras"

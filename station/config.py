@@ -21,12 +21,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from station.errors import InputError
 from station.files import read_text_capped
@@ -146,6 +148,59 @@ class PinSettings:
         _check(len(set(pins)) == len(pins), "pins", "must all be different")
 
 
+#: a station id: letters, digits, "-" and "_" (it is an MQTT topic level and a broker user name)
+STATION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+HUB_SCHEMES = {"mqtt": 1883, "mqtts": 8883}
+
+
+def parse_broker_url(url: str, key: str = "hub.url") -> tuple[str, str, int]:
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` (TLS) as (scheme, host, port).
+
+    >>> parse_broker_url("mqtts://hub.local")
+    ('mqtts', 'hub.local', 8883)
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"config: {key} is not a broker URL ({exc})") from None
+    _check(parts.scheme in HUB_SCHEMES, key, f"must start with mqtt:// or mqtts:// (got {url!r})")
+    _check(bool(parts.hostname), key, f"needs a host name (got {url!r})")
+    _check(not parts.username and not parts.password, key,
+           "must not hold a user or password (hub.username, hub.password_file)")
+    _check(parts.path in ("", "/") and not parts.query, key, f"must be only mqtt[s]://host[:port] (got {url!r})")
+    return parts.scheme, str(parts.hostname), port or HUB_SCHEMES[parts.scheme]
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """Publishing to a hub over MQTT (station/hub): off while ``url`` is empty."""
+
+    url: str = ""  # mqtt://host[:port], or mqtts://host[:port] for TLS
+    station_id: str = ""  # this station's name on the hub: its topics gait/<station_id>/...
+    username: str | None = None  # the broker user (default: the station id, which the broker's ACL expects)
+    password_file: str | None = None  # a file holding the broker password (one line)
+    tls_ca: str | None = None  # the CA certificate that signed the broker's (mqtts; default: the system's)
+
+    def __post_init__(self) -> None:
+        if not self.url:
+            return
+        scheme, _, _ = parse_broker_url(self.url)
+        _check(bool(STATION_ID_RE.fullmatch(self.station_id)), "hub.station_id",
+               "must be 1-32 letters, digits, '-' or '_', starting with a letter or digit "
+               f"(got {self.station_id!r})")
+        if self.tls_ca is not None:
+            _check(scheme == "mqtts", "hub.tls_ca", "needs an mqtts:// hub.url")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    @property
+    def user(self) -> str:
+        return self.username or self.station_id
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     auto: bool = True  # start a session when a runner appears, end it when they leave
@@ -203,6 +258,7 @@ class Settings:
     cues: CueSettings = field(default_factory=CueSettings)
     pins: PinSettings = field(default_factory=PinSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
+    hub: HubSettings = field(default_factory=HubSettings)
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     clips: ClipSettings = field(default_factory=ClipSettings)
@@ -317,6 +373,7 @@ TAKES_EFFECT: dict[str, str] = {
     "cues": NEXT_SESSION,  # each session builds its cue policy at its start
     "cues.buzzer_kind": AT_RESTART,  # the board is opened once, at start
     "pins": AT_RESTART,
+    "hub": AT_RESTART,  # the publisher connects once, at start
     "session": AT_ONCE,  # the station re-reads saved settings within a second
     "web": AT_ONCE,  # the web page reads them on every request
     "storage": AT_ONCE,  # the station checks the disk budget every minute

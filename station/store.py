@@ -11,12 +11,18 @@ completed step is on disk when :meth:`Store.add_step` returns and a power cut
 loses at most the step in progress. On the next start
 :meth:`Store.mark_interrupted` closes sessions left ``running``.
 
+Hub: while ``meta.hub_outbox`` is on (``gait-station run`` with a hub), every session change and every
+step also writes a row to the ``outbox`` table *in the same transaction*, which the publisher
+(:mod:`station.hub.publisher`) sends and deletes once the hub has confirmed it.
+
 Timestamps written here (``*_at``) are wall-clock UTC ISO 8601 strings; stream
 times (``t_*_s``) are the source's seconds since the session's first frame.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -214,6 +220,44 @@ def m007_step_drop_intervals(db: sqlite_utils.Database) -> None:
         db["steps"].add_column(name, float)
 
 
+# -- the hub's migrations (station/hub)
+OUTBOX_KEY = "hub_outbox"  # meta: session changes and steps also go to the outbox (a hub is configured)
+
+
+@migrations()
+def m008_hub_outbox(db: sqlite_utils.Database) -> None:
+    """What the station has not yet seen confirmed by its hub (station/hub): one row per session change or
+    step, written in the same transaction as the change itself. AUTOINCREMENT: a sequence number is never
+    reused, even after the rows are deleted, so the hub can tell what it has."""
+    db.execute("create table outbox (id integer primary key autoincrement, kind text not null, "
+               "session_id integer not null, idx integer, created_at text not null)")
+
+
+@migrations()
+def m009_hub_stations(db: sqlite_utils.Database) -> None:
+    """A hub's database: the same schema, each session naming the station (and the station database) it came
+    from, each step when the hub committed it, each command the station it is for, and the stations."""
+    for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
+        db["sessions"].add_column(name, tp)
+    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True)
+    db["steps"].add_column("received_at", str)
+    db["commands"].add_column("station_id", str)
+    db["stations"].create(
+        {
+            "id": str,
+            "db_id": str,  # the station database its sequence numbers belong to
+            "acked_seq": int,  # every record up to this one is committed here
+            "head_seq": int,  # the station's last record, as its status says
+            "online": int,
+            "status": str,  # JSON: the station's StationStatus
+            "last_seen_at": str,
+            "first_seen_at": str,
+        },
+        pk="id",
+        defaults={"acked_seq": 0, "head_seq": 0, "online": 0},
+    )
+
+
 class Store:
     """One connection to the station database. Open one per thread (or per web request).
 
@@ -239,6 +283,8 @@ class Store:
                 conn.execute("PRAGMA synchronous = FULL")
             if migrate:
                 migrations.apply(self.db)
+            #: every session change and step also goes to the outbox for the hub (see station.hub)
+            self.outbox = "outbox" in self.db.table_names() and bool(self.get_meta(OUTBOX_KEY))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"database {self.path}: {exc}") from None
         except OSError as exc:
@@ -266,6 +312,27 @@ class Store:
                     return fn(*args, **kwargs)
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"database {self.path}: {exc}") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> collections.abc.Iterator[sqlite3.Connection]:
+        """Several writes as one transaction (the hub's batches, the outbox); lock errors become StoreError."""
+        with self._lock:
+            try:
+                with self.db.conn:
+                    yield self.db.conn
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"database {self.path}: {exc}") from None
+
+    def _enqueue(self, kind: str, session_id: int, idx: int | None = None) -> None:
+        """Inside a write: note a session change or a step for the hub, in the same transaction."""
+        if self.outbox:
+            self.db.execute("insert into outbox (kind, session_id, idx, created_at) values (?, ?, ?, ?)",
+                            [kind, session_id, idx, utcnow()])
+
+    def set_outbox(self, on: bool) -> None:
+        """Turn the hub outbox on (a hub is configured) or off, for every process using this database."""
+        self.set_meta(OUTBOX_KEY, bool(on))
+        self.outbox = bool(on)
 
     def integrity_ok(self) -> bool:
         return not self.integrity_problems()
@@ -340,7 +407,8 @@ class Store:
 
     def runners(self) -> list[dict[str, Any]]:
         sql = """
-            select r.id, r.name, r.created_at, count(s.id) as sessions, max(s.started_at) as last_session_at
+            select r.id, r.name, r.created_at, count(s.id) as sessions, max(s.started_at) as last_session_at,
+                   group_concat(distinct s.station_id) as stations
             from runners r left join sessions s on s.runner_id = r.id
             group by r.id order by r.name collate nocase
         """
@@ -419,7 +487,12 @@ class Store:
             "settings": json.dumps(settings or {}),
             "steps": 0,
         }
-        sid = int(self._write(lambda: self.db["sessions"].insert(row).last_pk))
+        def insert() -> int:
+            sid = int(self.db["sessions"].insert(row).last_pk)
+            self._enqueue("session", sid)
+            return sid
+
+        sid = int(self._write(insert))
         log.info("session %d started (runner=%r, trigger=%s)", sid, runner, trigger)
         return sid
 
@@ -439,7 +512,11 @@ class Store:
         update = {"ended_at": utcnow(), "status": status, "summary": json.dumps(doc, default=_json_default)}
         if duration_s is not None:
             update["duration_s"] = duration_s
-        self._write(lambda: self.db["sessions"].update(session_id, update))
+        def write() -> None:
+            self.db["sessions"].update(session_id, update)
+            self._enqueue("session", session_id)
+
+        self._write(write)
         log.info("session %d %s", session_id, status)
 
     def latest_wall_time(self) -> str | None:
@@ -473,12 +550,12 @@ class Store:
         for sid in ids:
             n, last = self.db.execute("select count(*), max(t_end_s) from steps where session_id = ?", [sid]).fetchone()
             doc = {**summarize(self.step_objects(sid)).to_dict(rounded=False), "end_reason": "interrupted"}
-            self._write(
-                lambda sid=sid, n=n, last=last, doc=doc: self.db["sessions"].update(
-                    sid, {"status": SESSION_INTERRUPTED, "ended_at": utcnow(), "steps": n, "duration_s": last,
-                          "summary": json.dumps(doc)}
-                )
-            )
+            def write(sid: int = sid, n: int = n, last: float | None = last, doc: dict[str, Any] = doc) -> None:
+                self.db["sessions"].update(sid, {"status": SESSION_INTERRUPTED, "ended_at": utcnow(), "steps": n,
+                                                 "duration_s": last, "summary": json.dumps(doc)})
+                self._enqueue("session", sid)
+
+            self._write(write)
             log.warning("session %d was interrupted (%d steps kept)", sid, n)
         return ids
 
@@ -504,7 +581,11 @@ class Store:
     def set_notes(self, session_id: int, notes: str) -> None:
         if len(notes) > 10_000:
             raise InputError("notes are longer than 10000 characters")
-        self._write(lambda: self.db["sessions"].update(session_id, {"notes": notes}))
+        def write() -> None:
+            self.db["sessions"].update(session_id, {"notes": notes})
+            self._enqueue("session", session_id)
+
+        self._write(write)
 
     def delete_session(self, session_id: int) -> None:
         def delete() -> None:
@@ -546,6 +627,7 @@ class Store:
             self.db["steps"].insert(row, alter=False)
             self.db.execute("update sessions set steps = steps + 1, duration_s = max(coalesce(duration_s, 0), ?) "
                             "where id = ?", [row["t_end_s"], session_id])
+            self._enqueue("step", session_id, idx)
             return int(idx)
 
         return int(self._write(insert))
@@ -656,14 +738,17 @@ class Store:
                                   "order by started_at, id", [exclude if exclude is not None else -1]))
 
     # -- commands (web -> station) -------------------------------------------------------------
-    def request(self, kind: str, payload: dict[str, Any] | None = None) -> int:
+    def request(self, kind: str, payload: dict[str, Any] | None = None, *, station_id: str | None = None) -> int:
+        """Ask the station for something (``station_id``: on a hub, which station; the hub forwards it)."""
         if kind not in ("start", "stop"):
             raise InputError(f"unknown command {kind!r}")
         row = {"kind": kind, "payload": json.dumps(payload or {}), "status": "pending", "created_at": utcnow()}
+        if station_id is not None:
+            row["station_id"] = station_id
         return int(self._write(lambda: self.db["commands"].insert(row).last_pk))
 
     def pending_commands(self) -> list[dict[str, Any]]:
-        rows = self.db.query("select * from commands where status = 'pending' order by id")
+        rows = self.db.query("select * from commands where status = 'pending' and station_id is null order by id")
         return [{**r, "payload": json.loads(r["payload"] or "{}")} for r in rows]
 
     def finish_command(self, command_id: int, *, ok: bool = True, result: str = "") -> None:

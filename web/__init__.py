@@ -103,6 +103,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/", endpoint="index", view_func=live.index)
     app.add_url_rule("/login", endpoint="login", view_func=_to_login)  # where people type it
 
+    from web import stations  # a hub's live page: every station (the hub, station/hub)
+
+    app.register_blueprint(stations.bp)
+
     from web import filters
 
     filters.init_app(app)

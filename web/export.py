@@ -30,7 +30,7 @@ bp = Blueprint("export", __name__, url_prefix="/sessions")
 api = Blueprint("api", __name__, url_prefix="/api")
 
 SESSION_KEYS = ("id", "runner_id", "runner", "started_at", "ended_at", "status", "trigger", "source", "model", "fps",
-                "view", "camera_roll_deg", "steps", "duration_s", "notes")
+                "view", "camera_roll_deg", "steps", "duration_s", "notes", "station_id")
 
 
 def _attachment(body: Any, mimetype: str, filename: str) -> Response:

@@ -218,6 +218,10 @@ def index() -> Any:
 @bp.route("/live")
 @live_access_required
 def page() -> Any:
+    from web import stations
+
+    if stations.is_hub(get_store()):  # a hub's database: every station (web/stations.py)
+        return stations.page(get_store())
     return render_template("live/index.html", state=live_state(get_store()),
                            default_runner=effective_settings().session.default_runner, can_control=may_control())
 

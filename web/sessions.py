@@ -46,7 +46,7 @@ def list_rows(store: Store, runner_id: int | None, limit: int, offset: int) -> l
     for r in store.sessions(runner_id=runner_id, limit=limit, offset=offset):
         summary = store.summary(r)
         row = {k: r.get(k) for k in ("id", "runner_id", "runner", "started_at", "ended_at", "status", "trigger",
-                                     "steps", "duration_s", "view")}
+                                     "steps", "duration_s", "view", "station_id")}
         row["cadence_spm"] = summary.cadence_spm
         for side in metrics.SIDES:
             row[side] = {"steps": summary.side(side).steps,

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "bench": "station.cli.models:bench",
     "models": "station.cli.models:models",
     "serve": "web.cli:serve",
+    "hub": "station.cli.hub:hub",
 }
 
 

@@ -42,23 +42,47 @@ SESSION_ID = click.IntRange(1, 2**63 - 1)
 @db.command("info")
 @_db_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Sessions listed.")
-def db_info(db_path: str | None, limit: int) -> None:
-    """The database's path, integrity, station status and latest sessions (exit 1 when damaged)."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: sessions and steps counted (and, on a hub's database, per station).")
+def db_info(db_path: str | None, limit: int, fmt: str) -> None:
+    """The database's path, integrity, station status and latest sessions (on a hub's: its stations; exit 1 when
+    damaged)."""
+    from station.hub import db as hubdb
+
     with _open_existing(db_path, migrate=False) as store:
         problems = store.integrity_problems()
         if problems:
-            click.echo(f"database {store.path}: integrity FAILED: {'; '.join(problems[:3])}")
+            if fmt == "json":
+                click.echo(json.dumps({"database": store.path, "integrity": "failed", "problems": problems[:3]},
+                                      indent=1))
+            else:
+                click.echo(f"database {store.path}: integrity FAILED: {'; '.join(problems[:3])}")
             raise StoreError(f"the database {store.path} is damaged (integrity check failed): restore a backup "
                              "(README, Backups)")
         n = store.db.execute("select count(*) from sessions").fetchone()[0]
         steps = store.db.execute("select count(*) from steps").fetchone()[0]
+        hub = hubdb.is_hub(store)
+        if fmt == "json":
+            doc: dict[str, Any] = {"database": store.path, "integrity": "ok", "sessions": n, "steps": steps}
+            if "outbox" in store.db.table_names():
+                outbox = store.db.execute("select count(*) from outbox").fetchone()[0]
+                if outbox:
+                    doc["outbox"] = outbox  # records this station's hub has not confirmed yet
+            if hub:
+                doc["stations"] = hubdb.counts(store)
+            click.echo(json.dumps(doc, indent=1))
+            return
         click.echo(f"database {store.path}: {n} sessions, {steps} steps, integrity ok")
         status = store.status()
         if status:
             click.echo(f"station: {status.get('state')} (updated {status.get('updated_at')})")
+        if hub:
+            for sid, c in hubdb.counts(store).items():
+                click.echo(f"station {sid}: {c['sessions']} sessions, {c['steps']} steps")
         for s in store.sessions(limit=limit):
+            where = f"  [{s['station_id']}]" if s.get("station_id") else ""
             click.echo(f"  {s['id']:>5}  {s['started_at'][:19]}  {s['status']:<11} {s.get('trigger') or '':<7} "
-                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}"
+                       f"{s.get('steps') or 0:>5} steps  {s.get('runner') or '-'}{where}"
                        + (f"  (date uncertain: clock {s['clock']})" if s.get("clock") in ("unsynchronised", "backwards")
                           else ""))
         storage = store.get_meta("storage")

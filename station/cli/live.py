@@ -97,9 +97,12 @@ def echo_truth(truth: list[dict[str, Any]], measured: list[dict[str, Any]], t0_s
 @click.option("--model-path", type=click.Path(), default=None, help="Use this .tflite file for the model.")
 @click.option("--mock-pins", is_flag=True, help="Use gpiozero's mock pins instead of GPIO (off the Pi).")
 @click.option("--no-preview", is_flag=True, help="Do not write the live preview JPEG.")
+@click.option("--hub", "hub_url", default=None, metavar="URL",
+              help="Publish to a hub's MQTT broker, mqtt[s]://host[:port] (default: settings hub.url).")
+@click.option("--station-id", default=None, help="This station's name on the hub (default: settings hub.station_id).")
 def run(source: str | None, db_path: str | None, realtime: bool, speed: float, runner: str | None,
         config_path: str | None, model: str | None, model_path: str | None, mock_pins: bool,
-        no_preview: bool) -> None:
+        no_preview: bool, hub_url: str | None, station_id: str | None) -> None:
     """The live station: camera → pose → pelvic drop → cues on GPIO → database.
 
     A file source (video or pose track) runs one session from its first frame to its end.
@@ -107,9 +110,10 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     sessions start from the button, the web page, or when a runner appears.
     """
     from station.camera import open_source
+    from station.cli.hub import hub_publisher, with_hub
     from station.errors import MissingFileError
 
-    settings = load_settings(config_path)
+    settings = with_hub(load_settings(config_path), hub_url, station_id)
     db = Path(db_path) if db_path else default_db_path()
     if db.is_dir():
         raise InputError(f"--db {db}: is a directory, not a database file")
@@ -142,11 +146,19 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
         runner=runner,
         preview_path=None if no_preview else preview_path_for(db),
     )
-    with built_station(settings, db, lambda: open_source(spec, model_input_size=input_size, fps=settings.camera.fps),
-                       options=options, mock_pins=mock_pins, estimator_factory=estimator, config_path=config_path,
-                       on_event=session_echo(cues=False)) as station:
-        click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
-        run_until_stopped(station)
+    publisher = hub_publisher(db, settings.hub)  # a hub: the outbox, sent by a thread of its own
+    on_event = session_echo(cues=False)
+    try:
+        with built_station(settings, db,
+                           lambda: open_source(spec, model_input_size=input_size, fps=settings.camera.fps),
+                           options=options, mock_pins=mock_pins, estimator_factory=estimator,
+                           config_path=config_path,
+                           on_event=publisher.observer(on_event) if publisher else on_event) as station:
+            click.echo(f"gait-station: {options.source_name} → {db}" + ("" if live else " (one session)"), err=True)
+            run_until_stopped(station)
+    finally:
+        if publisher is not None:
+            publisher.close()  # what is left goes out (up to 5 s), or waits in the outbox for the next start
 
 
 def _model_input_size(name: str) -> int | None:

@@ -32,6 +32,19 @@
 })();
 
 window.gaitStation = {
+  // a number for the page: "—" when it was not measured, never 0
+  num: function (v, digits, unit) {
+    if (typeof v !== "number" || !isFinite(v)) { return "—"; }
+    return v.toFixed(digits) + (unit || "");
+  },
+  // h:mm:ss or m:ss
+  duration: function (s) {
+    if (typeof s !== "number" || s < 0) { return "—"; }
+    s = Math.round(s);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(sec).padStart(2, "0");
+  },
   csrfToken: function () {
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";
