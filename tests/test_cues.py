@@ -338,3 +338,26 @@ def test_a_tie_goes_to_the_side_further_above_its_threshold() -> None:
     j = policy.judgement()
     assert (j.led, j.side) == (Led.AMBER, "right") and j.value == pytest.approx(5.1)
     assert "amber until it is back to 3.5°" in j.reason
+
+
+def test_no_colour_while_the_interval_is_wider_than_the_amber_red_gap() -> None:
+    """Issue 10: "not enough steps yet" while a side's 95 % interval is wider than amber-red (2 deg here); once it
+    has been narrow enough the side is judged, and a noisy patch that widens it again does not flicker the light."""
+    policy = CuePolicy(CueSettings())
+    ci = [2.0] * 16 + [0.9] * 4 + [1.5] * 6  # half-widths: too wide, then narrow enough, then wider again
+    steps = [Step(side="left" if i % 2 == 0 else "right", t_contact_s=i * STEP_S, t_end_s=i * STEP_S + 0.25,
+                  drop_excursion_deg=5.0, drop_excursion_mean_ci95_deg=c) for i, c in enumerate(ci)]
+    light = shown(run(policy, steps))
+    assert light[15] == Led.WAIT  # 8 steps a side, but +-2.0 deg cannot tell amber from red
+    assert light[19] == Led.AMBER and light[-1] == Led.AMBER  # 5 deg: amber once settled, and it stays
+    snap = policy.snapshot()
+    assert snap["left"]["too_uncertain"] is False and snap["right"]["too_uncertain"] is False
+
+
+def test_not_enough_steps_yet_is_said_in_words() -> None:
+    policy = CuePolicy(CueSettings())
+    for i in range(16):
+        policy.on_step(Step(side="left" if i % 2 == 0 else "right", t_contact_s=i * STEP_S,
+                            t_end_s=i * STEP_S + 0.25, drop_excursion_deg=5.0, drop_excursion_mean_ci95_deg=1.6))
+    j = policy.judgement()
+    assert j.led == Led.WAIT and "not enough steps yet" in j.reason and "± 1.6°" in j.reason

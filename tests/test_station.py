@@ -401,8 +401,10 @@ def test_a_failing_model_stops_with_a_clear_error(rig_factory: Callable[..., Rig
 
 def test_settings_from_the_web_apply_to_the_next_session(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(session_at_once="file")
-    rig.store.set_settings_overrides({"cues": {"amber_deg": 1.0, "red_deg": 1.5}})
-    rig.run(sim_source(RunnerParams(drop_left_deg=3.0, drop_right_deg=3.0, seed=6), 10.0))
+    # amber-red wide enough (1.4 deg) for the runner's 95 % interval to settle within the run (issue 10: no colour
+    # while the interval is wider than the gap)
+    rig.store.set_settings_overrides({"cues": {"amber_deg": 0.1, "red_deg": 1.5}})
+    rig.run(sim_source(RunnerParams(drop_left_deg=3.0, drop_right_deg=3.0, seed=6), 25.0))
     [s] = rig.store.sessions()
     assert s["settings"]["cues"]["red_deg"] == 1.5
     assert "red" in {c["state"] for c in cue_rows(rig.store, s["id"], "led")}

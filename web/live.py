@@ -126,7 +126,9 @@ def session_view(store: Store, session: dict[str, Any], settings: Settings, now:
         cadence = live.cadence_spm
         rolling = {side: {"drop_excursion_deg": live.side(side).drop_deg, "steps": live.side(side).steps_in_window,
                           "level": live.side(side).level, "amber_deg": live.side(side).amber_deg,
-                          "red_deg": live.side(side).red_deg} for side in metrics.SIDES}
+                          "red_deg": live.side(side).red_deg, "mean_deg": live.side(side).mean_deg,
+                          "ci95_deg": live.side(side).ci95_deg, "uncertain": live.side(side).uncertain}
+                   for side in metrics.SIDES}
         state, side, hysteresis = live.cue, live.cue_side, live.hysteresis_deg
     else:
         elapsed_s = session.get("duration_s")

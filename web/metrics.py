@@ -14,6 +14,7 @@ from typing import Any
 
 from station.gait.steps import Step
 from station.gait.summary import METRICS, SideSummary, Summary, running_times_s, summarize, thirds
+from station.gait.uncertainty import combined_ci95_deg
 
 SIDES = ("left", "right")
 Z95 = 1.96
@@ -109,10 +110,9 @@ def drop_estimate(side: SideSummary) -> Estimate:
 
 
 def difference(before: Estimate, after: Estimate) -> Difference:
-    """after − before; independent means, so their intervals add in quadrature."""
+    """after − before; independent means, so their intervals combine as :mod:`station.gait.uncertainty` says."""
     value = diff(after.mean, before.mean)
-    ci = None if value is None or before.ci95 is None or after.ci95 is None else math.hypot(before.ci95, after.ci95)
-    return Difference(value, ci)
+    return Difference(value, None if value is None else combined_ci95_deg(before.ci95, after.ci95))
 
 
 def fatigue(steps: Sequence[Step]) -> dict[str, Any]:
@@ -171,6 +171,8 @@ def verdict(summary: Summary, fat: dict[str, Any] | None, amber_deg: float, red_
                 f"({band_words(est[side].mean, amber_deg, red_deg)})."]  # type: ignore[arg-type]
     left, right = est["left"], est["right"]
     asym = difference(right, left)  # left − right
+    if summary.asymmetry_real.get("drop_excursion_deg") is not None:  # the analysis's own judgement wins
+        asym = Difference(asym.value, summary.asymmetry_ci95.get("drop_excursion_deg"))
     worse = "left" if left.mean >= right.mean else "right"  # type: ignore[operator]
     other = "right" if worse == "left" else "left"
     if asym.real and abs(asym.value) >= 0.5:  # type: ignore[arg-type]

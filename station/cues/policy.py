@@ -64,6 +64,7 @@ from typing import Any, Literal, Protocol
 from station.config import CueSettings
 from station.errors import InputError
 from station.gait.summary import cadence_spm
+from station.gait.uncertainty import enough_steps
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,8 @@ class StepLike(Protocol):
     def drop_excursion_deg(self) -> float | None: ...
     @property
     def cadence_spm(self) -> float | None: ...
+    @property
+    def drop_excursion_mean_ci95_deg(self) -> float | None: ...
 
 
 class ViewStatusLike(Protocol):
@@ -232,6 +235,9 @@ class _SideState:
     level: Level = Level.WAIT
     baseline_values: list[float] | None = None
     baseline_deg: float | None = None
+    ci95_deg: float | None = None  # the 95 % half-width of the side's mean drop, as the analyzer last gave it
+    too_uncertain: bool = False  # enough steps, but the interval is still wider than amber-red
+    settled: bool = False  # the interval has once been narrow enough: from then on the side is judged
 
 
 class CuePolicy:
@@ -275,6 +281,7 @@ class CuePolicy:
                 "baseline_deg": st.baseline_deg,
                 "amber_deg": None if th is None else th[0],
                 "red_deg": None if th is None else th[1],
+                "too_uncertain": st.too_uncertain,
             }
         light = self.judgement()
         out["light"] = light.led.value
@@ -305,6 +312,7 @@ class CuePolicy:
         value = step.drop_excursion_deg
         st = self._sides[side]
         if value is not None:
+            st.ci95_deg = getattr(step, "drop_excursion_mean_ci95_deg", None)
             self._judge(side, st, float(value), float(step.t_contact_s) - self._t0_s)
 
         if not s.enabled:
@@ -399,6 +407,16 @@ class CuePolicy:
         if th is None:
             st.level = Level.WAIT
             return
+        # "not enough steps yet" until the side's interval is first narrower than the amber-red gap: before that
+        # the light could not tell amber from red. Once settled it stays judged, so a noisy patch that widens the
+        # interval again does not flicker the light back to waiting (a step without an interval, from another
+        # source, is judged on its count alone)
+        if not st.settled:
+            st.too_uncertain = st.ci95_deg is not None and not enough_steps(st.ci95_deg, th[1] - th[0])
+            st.settled = not st.too_uncertain
+        if st.too_uncertain:
+            st.level = Level.WAIT
+            return
         st.level = next_level(st.level, window_median_deg(st.window), th[0], th[1], s.hysteresis_deg)  # type: ignore[arg-type]
 
     def judgement(self) -> Judgement:
@@ -433,6 +451,13 @@ class CuePolicy:
                                         for st in self._sides.values()):
             counts = ", ".join(f"{side} {len(st.baseline_values or [])} steps" for side, st in self._sides.items())
             return f"collecting baseline ({counts}, first {s.baseline_s:.0f} s)"
+        uncertain = [f"{side} ± {st.ci95_deg:.1f}°" for side, st in self._sides.items()
+                     if st.too_uncertain and st.ci95_deg is not None]
+        if uncertain:
+            gap = s.red_deg - s.amber_deg if s.mode == "absolute" else s.baseline_red_delta_deg - \
+                s.baseline_amber_delta_deg
+            return (f"not enough steps yet: {', '.join(uncertain)} is wider than the {gap:.1f}° between amber and "
+                    "red")
         counts = ", ".join(f"{side} {len(st.window)} of {s.min_steps}" for side, st in self._sides.items())
         return f"{counts} steps needed for a judgement"
 

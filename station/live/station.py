@@ -559,13 +559,18 @@ class Station:
         """The heartbeat: what the live page shows of the station right now."""
         s = self.session
         snap = s.policy.snapshot() if s is not None else {}
+        summary = summarize(s.steps) if s is not None else None
         sides = {}
         for side in ("left", "right"):
             info = snap.get(side) or {}
             median = info.get("median_deg")
+            mean = summary.side(side).means["drop_excursion_deg"] if summary is not None else None
+            ci = summary.side(side).drop_excursion_ci95_deg if summary is not None else None
             sides[side] = SideStatus(drop_deg=None if median is None else round(median, 2), level=info.get("level"),
                                      steps_in_window=int(info.get("steps") or 0), amber_deg=info.get("amber_deg"),
-                                     red_deg=info.get("red_deg"))
+                                     red_deg=info.get("red_deg"), mean_deg=None if mean is None else round(mean, 2),
+                                     ci95_deg=None if ci is None else round(ci, 2),
+                                     uncertain=bool(info.get("too_uncertain")))
         cadence = cadence_spm(s.steps[-CADENCE_STEPS:]) if s is not None else None
         state = self._state
         if self._camera_lost is None and state not in ("fault", "stopped"):

@@ -30,6 +30,9 @@ class SideStatus:
     steps_in_window: int = 0
     amber_deg: float | None = None
     red_deg: float | None = None
+    mean_deg: float | None = None  # the session's mean drop on this side so far
+    ci95_deg: float | None = None  # ... and the 95 % half-width of that mean
+    uncertain: bool = False  # enough steps, but the interval is still wider than amber-red: "not enough steps yet"
 
     @classmethod
     def from_dict(cls, d: Any) -> SideStatus:
@@ -38,7 +41,8 @@ class SideStatus:
         level = d.get("level")
         return cls(drop_deg=_num(d.get("drop_deg")), level=level if isinstance(level, str) else None,
                    steps_in_window=int(d.get("steps_in_window") or 0), amber_deg=_num(d.get("amber_deg")),
-                   red_deg=_num(d.get("red_deg")))
+                   red_deg=_num(d.get("red_deg")), mean_deg=_num(d.get("mean_deg")), ci95_deg=_num(d.get("ci95_deg")),
+                   uncertain=d.get("uncertain") is True)
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,10 @@ def test_station_heartbeat_wins_for_its_session(client: FlaskClient, store: Stor
     s = data["session"]
     assert s["elapsed_s"] == 42.5 and s["cadence_spm"] == 171.2
     # (issue 11: each side also carries the thresholds it is judged against, the framing the set-up assistant's
-    # measures; both None in this heartbeat, which does not give them)
+    # measures; issue 10: the session mean with its 95 % interval and whether it is still too uncertain; all None
+    # in this heartbeat, which does not give them)
     assert s["rolling"]["left"] == {"drop_excursion_deg": 6.4, "steps": 8, "level": "red", "amber_deg": None,
-                                    "red_deg": None}
+                                    "red_deg": None, "mean_deg": None, "ci95_deg": None, "uncertain": False}
     assert s["cue"]["state"] == "red"
     assert data["framing"] == {"ok": False, "messages": ["runner too small — move the camera closer"], "box": None,
                                "tilt_deg": None, "distance_m": None}

@@ -46,7 +46,9 @@
       var r = s.rolling[side] || {};
       setText("drop-" + side, num(r.drop_excursion_deg, 1, "°"));
       setClass("side-" + side, "side level-" + (r.level || "none") + (s.cue && s.cue.side === side ? " judged" : ""));
-      setText("level-" + side, r.level === "wait" ? "measuring" : (r.level || ""));
+      setText("level-" + side, r.uncertain ? "not enough steps yet" : r.level === "wait" ? "measuring" : (r.level || ""));
+      setText("mean-" + side, typeof r.mean_deg === "number" ? "session mean " + num(r.mean_deg, 1, "°") +
+        (typeof r.ci95_deg === "number" ? " ± " + num(r.ci95_deg, 1, "°") : "") : "");
       setText("lines-" + side, typeof r.amber_deg === "number" && typeof r.red_deg === "number" ?
         "amber " + num(r.amber_deg, 1, "°") + " · red " + num(r.red_deg, 1, "°") : "");
     });
