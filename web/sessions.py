@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 
 from station.errors import InputError
 from station.gait.summary import Summary
+from station.gait.uncertainty import enough_steps
 from station.store import Store
 from web import charts, metrics, queries
 from web.auth import login_required
@@ -111,10 +112,13 @@ def session_detail(store: Store, session: dict[str, Any], wide: bool = False) ->
     settings = effective_settings()
     amber, red = metrics.thresholds(session.get("settings"), settings.cues.amber_deg, settings.cues.red_deg)
     summary = store.summary(session)
+    drop = {side: metrics.drop_estimate(summary.side(side)) for side in metrics.SIDES}
     return {
         **_from_steps(store, session, summary, amber, red, wide),
         "summary": summary,
-        "drop": {side: metrics.drop_estimate(summary.side(side)) for side in metrics.SIDES},
+        "drop": drop,
+        # a side whose interval is wider than amber-red cannot be told amber from red: "not enough steps yet"
+        "too_few": {side: e.ci95 is not None and not enough_steps(e.ci95, red - amber) for side, e in drop.items()},
         "cues": store.cues(session["id"]),
         "amber_deg": amber,
         "red_deg": red,

@@ -181,3 +181,20 @@ def test_runner_page_trend_rename_merge(client: FlaskClient, logged_in: AuthActi
     assert len(store.sessions(runner_id=ana)) == 4
     r = logged_in.post(f"/runners/{ana}/merge", {"into": ana})
     assert "cannot merge a runner into itself" in client.get(r.location).get_data(as_text=True).lower()
+
+
+def test_the_session_page_says_not_enough_steps_yet_while_the_interval_is_wide(
+        client: FlaskClient, logged_in: AuthActions, store: Store) -> None:
+    """Issue 10: each side's drop carries its 95 % interval; wider than amber-red (2 deg), the page says so."""
+    sid = store.start_session(runner="Ana", settings={"cues": {"amber_deg": 4.0, "red_deg": 6.0}}, trigger="web")
+    for i in range(20):
+        ci = 1.6 if i % 2 == 0 else 0.4  # left: +-1.6 deg (3.2 wide > 2), right: +-0.4 deg
+        store.add_step(sid, {"side": "left" if i % 2 == 0 else "right", "t_contact_s": 0.5 + 0.35 * i,
+                             "t_end_s": 0.75 + 0.35 * i, "drop_excursion_deg": 3.0, "cadence_spm": 171.4,
+                             "drop_excursion_mean_ci95_deg": ci})
+    html = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    figures = re.search(r'<dl class="key" id="key-figures">.*?</dl>', html, re.S).group(0)
+    left, right = figures.split('class="side-right"', 1)
+    assert "not enough steps yet" in left and "± 1.6°" in left
+    assert "not enough steps yet" not in right.split("hand past")[0]
+    assert client.get(f"/api/sessions/{sid}").get_json()["summary"]["left"]["drop_excursion_ci95_deg"] == 1.6
