@@ -306,20 +306,29 @@ class Store:
 
     def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one write as its own transaction; disk and lock errors become :class:`StoreError`."""
-        with self._lock:
-            try:
-                with self.db.conn:
-                    return fn(*args, **kwargs)
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"database {self.path}: {exc}") from None
+        with self.transaction():
+            return fn(*args, **kwargs)
 
     @contextlib.contextmanager
     def transaction(self) -> collections.abc.Iterator[sqlite3.Connection]:
-        """Several writes as one transaction (the hub's batches, the outbox); lock errors become StoreError."""
+        """Several writes as one transaction (the hub's batches, a step and its outbox row); lock errors
+        become StoreError. The transaction is opened explicitly (``BEGIN IMMEDIATE``): sqlite3 would only
+        open one at the first write, and sqlite-utils commits a write made outside a transaction on its
+        own, so a step and its outbox row would be two commits, and a SIGKILL between them would lose
+        the row. Nested, it joins the open transaction."""
         with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                yield conn
+                return
             try:
-                with self.db.conn:
-                    yield self.db.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"database {self.path}: {exc}") from None
 

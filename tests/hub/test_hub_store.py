@@ -68,6 +68,18 @@ def test_the_outbox_is_written_in_the_same_transaction_as_each_change(tmp_path: 
             store.add_step(999, {"side": "left", "t_contact_s": 0.1, "t_end_s": 0.3})
         assert outbox.backlog(store) == 4
         assert outbox.head(store) == 4
+        # the outbox row is the last write of a step: when it fails, the step and its count are not kept
+        # (a step committed without its row is a step the hub never gets: a SIGKILL between the two lost one)
+        store.db.execute("create temp trigger no_outbox before insert on outbox "
+                         "begin select raise(abort, 'the outbox is full'); end")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add_step(sid, {"side": "left", "t_contact_s": 9.0, "t_end_s": 9.3})
+        with pytest.raises(sqlite3.IntegrityError):
+            store.set_notes(sid, "lost with its record")
+        store.db.execute("drop trigger no_outbox")
+        assert len(store.steps(sid)) == 4 and store.session(sid)["steps"] == 4
+        assert store.session(sid)["notes"] == "new shoes"
+        assert outbox.backlog(store) == 4
     with Store(tmp_path / "s.db") as again:  # the switch is in the database: every process sees it
         assert again.outbox
         assert again.mark_interrupted() == []
