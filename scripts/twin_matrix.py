@@ -123,14 +123,19 @@ def raw_track(v: Variant, folder: Path, video: Path, model: str) -> Path:
 
 
 def pelvis_track(raw: Path, video: Path) -> Path:
-    """The same keypoints with the pelvis line read from the picture (station.pose.pelvis), cached.
+    """The same keypoints with the pelvis line read from the picture (station.pose.pelvis), cached per version.
 
-    The refinement does not feed back into the model's tracking, so running it over the decoded frames
-    and the raw track gives exactly what ``gait-station pose`` (pelvis line on, the default) writes,
-    without running the model again.
+    The refinement does not feed back into the model's tracking, so running it over the decoded frames and
+    the raw track is the computation ``gait-station pose`` (pelvis line on, the default) does, without
+    running the model again. The track CSV rounds the model's keypoints to 0.01 px, which moves single
+    readings slightly (docs/twin-validation.md compares the two on one render).
     """
+    import hashlib
+
     out = raw.with_name(raw.name.replace(".raw.", ".pelvis."))
-    if out.exists() and out.stat().st_mtime >= raw.stat().st_mtime:
+    stamp = out.with_suffix(".version")
+    version = hashlib.sha1((ROOT / "station" / "pose" / "pelvis.py").read_bytes()).hexdigest()
+    if out.exists() and stamp.exists() and stamp.read_text() == version and out.stat().st_mtime >= raw.stat().st_mtime:
         return out
     sys.path.insert(0, str(ROOT))
     from station.camera.video import VideoFileSource
@@ -144,6 +149,7 @@ def pelvis_track(raw: Path, video: Path) -> Path:
             pose = Pose(frame.t_s, pose.xy, pose.score, frame.size)
             writer.write(line.refine(frame.image, pose))
     tmp.replace(out)
+    stamp.write_text(version)
     return out
 
 
