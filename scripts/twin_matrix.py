@@ -11,7 +11,7 @@ into the part from the hip line and the part from the timing the model's keypoin
 tracks and validation JSON are cached under ``--renders`` (outside the repository); a run picks up where
 the last one stopped.
 
-    nohup nice -n 10 .venv/bin/python scripts/twin_matrix.py > /work/renders/matrix.log 2>&1 &
+    nohup nice -n 10 .venv/bin/python scripts/twin_matrix.py > matrix.log 2>&1 &
     .venv/bin/python scripts/twin_matrix.py --cached-only         # the table from what is cached
 
 Render settings (see docs/twin-validation.md for why): 540x960, 2 sub-frames, the whole recording
@@ -60,14 +60,23 @@ class Variant:
     fps: int
     size: str = "540x960"
     subframes: int = 2
+    extra: tuple[str, ...] = ()  # more gait-twin render options (the robustness renders)
+    length_s: float | None = None  # None: SECONDS for the frame rate
 
     @property
     def name(self) -> str:
-        return f"{self.subject}_{self.distance_m:g}m_{self.fps}fps_{self.size}_sf{self.subframes}"
+        tail = "".join(f"_{a.lstrip('-')}" for a in self.extra)
+        length = f"_{self.length_s:g}s" if self.length_s else ""
+        return f"{self.subject}_{self.distance_m:g}m_{self.fps}fps_{self.size}_sf{self.subframes}{length}{tail}"
 
     @property
     def seconds(self) -> float | None:
-        return SECONDS[self.fps]
+        return self.length_s or SECONDS[self.fps]
+
+
+#: clothing, colours (seed) and light other than the matrix's, on 12 s of subject 2 at 3 m and 30 fps
+ROBUSTNESS = (("--clothing", "shorts", "--seed", "3"), ("--seed", "5"), ("--clothing", "shorts", "--seed", "11"),
+              ("--lighting", "window"), ("--lighting", "dim"), ("--lighting", "outdoor"))
 
 
 def variants(subjects: list[str], distances: list[float], fps_list: list[int], resolution_check: bool) -> list[Variant]:
@@ -102,6 +111,7 @@ def render(v: Variant, folder: Path) -> tuple[Path, Path]:
         cmd += ["--forces", str(MOCAP / forces)]
     if v.seconds:
         cmd += ["--seconds", f"{v.seconds:g}"]
+    cmd += list(v.extra)
     t = time.perf_counter()
     truth.unlink(missing_ok=True)
     _run(cmd, folder / "render.log")
@@ -155,7 +165,8 @@ def pelvis_track(raw: Path, video: Path) -> Path:
 
 def validate(v: Variant, track: Path, truth: Path) -> dict:
     out = subprocess.run([str(BIN / "gait-station"), "validate", str(track), str(truth), "--format", "json",
-                          "--camera-roll-deg", "0", "--camera-distance-m", f"{v.distance_m:g}"],
+                          "--camera-roll-deg", "0", "--camera-distance-m", f"{v.distance_m:g}",
+                          "--true-keypoints", str(truth.with_name("true.csv"))],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"validate {track}: {out.stderr.strip()}")
@@ -179,6 +190,21 @@ def mixed_track(timing: Path, hips: Path, out: Path) -> Path:
         along = np.array([np.cos(theta[i]), -np.sin(theta[i])]) * half
         xy[11], xy[12] = mid - along, mid + along
         poses.append(Pose(float(a.t_s[i]), xy, a.score[i]))
+    write_track_csv(out, poses)
+    return out
+
+
+def with_parts(base: Path, donor: Path, parts: tuple[int, ...], out: Path) -> Path:
+    """``base``'s keypoints with ``parts`` (and their scores) taken from ``donor``, frame by frame."""
+    sys.path.insert(0, str(ROOT))
+    from station.keypoints import Pose, read_track_csv, write_track_csv
+
+    a, b = read_track_csv(base), read_track_csv(donor)
+    poses = []
+    for i in range(min(len(a.t_s), len(b.t_s))):
+        xy, score = a.xy[i].copy(), a.score[i].copy()
+        xy[list(parts)], score[list(parts)] = b.xy[i, list(parts)], b.score[i, list(parts)]
+        poses.append(Pose(float(a.t_s[i]), xy, score))
     write_track_csv(out, poses)
     return out
 
@@ -251,13 +277,30 @@ def table(results: list[tuple[Variant, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def split_table(rows: list[tuple[str, str, dict, dict, dict]]) -> str:
-    """Where a side's excursion error comes from: the hip line or the timing the model's ankles give."""
-    lines = ["| subject | model | as run: excursion error L / R ° | model's hip line, true timing L / R ° "
-             "| true hip line, model's timing L / R ° |", "|---|---|---|---|---|"]
-    for subject, label, whole, hip_only, timing_only in rows:
+def split_table(rows: list[tuple[str, str, dict, dict, dict, dict]]) -> str:
+    """Where a side's excursion error comes from: the hip line, or the rest of the model's keypoints (timing)."""
+    lines = ["| subject | keypoints | as run: excursion error L / R ° | the model's hip line on the true joints "
+             "| the true hip line on the model's keypoints | the true joints with the model's ankles |",
+             "|---|---|---|---|---|---|"]
+    for subject, label, *parts in rows:
         cells = [subject, label]
-        for r in (whole, hip_only, timing_only):
+        for r in parts:
+            e = r["drop_excursion_error_deg"]
+            cells.append(f"{_f(e.get('left'), '+.2f')} / {_f(e.get('right'), '+.2f')}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def robust_table(rows: list[tuple[Variant, dict, dict]]) -> str:
+    lines = ["| render options | hip line error (bias °, SD °, stride-locked share): model | with the pelvis line "
+             "| excursion error L / R °: model | with the pelvis line |", "|---|---|---|---|---|"]
+    for v, raw, ref in rows:
+        cells = [" ".join(v.extra)]
+        for r in (raw, ref):
+            k = r.get("keypoints") or {}
+            cells.append(f"{_f(k.get('obliquity_bias_deg'), '+.1f')}, {_f(k.get('obliquity_sd_deg'), '.1f')}, "
+                         f"{_f(k.get('obliquity_stride_locked_share'), '.0f', 100)} %")
+        for r in (raw, ref):
             e = r["drop_excursion_error_deg"]
             cells.append(f"{_f(e.get('left'), '+.2f')} / {_f(e.get('right'), '+.2f')}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -274,25 +317,65 @@ def write_doc(text: str, doc: Path) -> None:
     doc.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
 
 
+def figure(folder: Path, model: str, frames: list[int], out: Path) -> None:
+    """Crops of a render around the pelvis: the true hip line (red), the model's (magenta), the pelvis line (cyan)."""
+    import cv2
+
+    sys.path.insert(0, str(ROOT))
+    from station.camera.video import VideoFileSource
+    from station.keypoints import read_track_csv
+
+    true, raw = read_track_csv(folder / "true.csv"), read_track_csv(folder / f"{model}.raw.pose.csv")
+    ref = read_track_csv(folder / f"{model}.pelvis.pose.csv")
+    tiles = []
+    with VideoFileSource(folder / "video.mp4") as source:
+        for k, frame in enumerate(source):
+            if k not in frames:
+                continue
+            mid = true.xy[k, 11:13].mean(axis=0)
+            half = 1.3 * float(np.hypot(*(true.xy[k, 6] - true.xy[k, 5])))
+            x0, y0 = int(mid[0] - half / 2), int(mid[1] - 0.65 * half)
+            crop = np.ascontiguousarray(frame.image[y0:y0 + int(half), x0:x0 + int(half)])
+            zoom = 240 / crop.shape[1]
+            crop = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            for track, colour in ((true, (230, 30, 30)), (raw, (230, 0, 230)), (ref, (0, 230, 230))):
+                a, b = ((track.xy[k, j] - (x0, y0)) * zoom for j in (11, 12))
+                cv2.line(crop, tuple(int(v) for v in a), tuple(int(v) for v in b), colour, 2, cv2.LINE_AA)
+            tiles.append(crop)
+            if len(tiles) == len(frames):
+                break
+    h = min(t.shape[0] for t in tiles)
+    cv2.imwrite(str(out), cv2.cvtColor(np.hstack([t[:h] for t in tiles]), cv2.COLOR_RGB2BGR))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--renders", type=Path, default=Path(os.environ.get("GAIT_TWIN_RENDERS", "/work/renders")),
-                   help="where renders, pose tracks and results are cached (outside the repository)")
+    p.add_argument("--renders", type=Path, default=Path(os.environ.get("GAIT_TWIN_RENDERS", ROOT.parent / "renders")),
+                   help="where renders, pose tracks and results are cached: outside the repository, by default "
+                        "../renders beside it (like ../shared)")
     p.add_argument("--subjects", default="s01,s02,s32")
     p.add_argument("--distances", default="2,3,4", help="metres behind the runner")
     p.add_argument("--fps", default="30,60")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--no-resolution-check", action="store_true", help="skip the 720x1280 render of s01")
+    p.add_argument("--no-robustness", action="store_true",
+                   help="skip the renders of subject 2 in other clothing, colours and light")
     p.add_argument("--render-only", action="store_true")
     p.add_argument("--cached-only", action="store_true", help="render and run no model: the table from the cache")
     p.add_argument("--doc", type=Path, default=DOC)
+    p.add_argument("--figure", metavar="PNG", type=Path, default=None,
+                   help="only draw crops of s01 at 3 m, 30 fps (true, MoveNet's and the pelvis hip lines) to PNG")
     a = p.parse_args()
+    if a.figure is not None:
+        figure(a.renders / Variant("s01", 3.0, 30).name, MODELS[0], [292, 298, 304], a.figure)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     vs = variants(a.subjects.split(","), [float(d) for d in a.distances.split(",")],
                   [int(f) for f in a.fps.split(",")], not a.no_resolution_check)
     models = a.models.split(",")
     results: list[tuple[Variant, str, dict]] = []
-    split: list[tuple[str, str, dict, dict, dict]] = []
+    split: list[tuple[str, str, dict, dict, dict, dict]] = []
+    robust: list[tuple[Variant, dict, dict]] = []
     for v in vs:
         folder = a.renders / v.name
         video, truth, true_kp = folder / "video.mp4", folder / "truth.json", folder / "true.csv"
@@ -315,8 +398,23 @@ def main() -> int:
                     hip_only = validate(v, mixed_track(true_kp, ref, folder / f"{m}.hips-on-true.csv"), truth)
                     timing = validate(v, mixed_track(raw, true_kp, folder / f"{m}.true-hips.csv"), truth)
                     raw_hips = validate(v, mixed_track(true_kp, raw, folder / f"{m}.raw-hips-on-true.csv"), truth)
-                    split.append((v.subject, m, results[-2][2], raw_hips, timing))
-                    split.append((v.subject, f"{m} + pelvis line", results[-1][2], hip_only, timing))
+                    ankles = validate(v, with_parts(true_kp, raw, (15, 16), folder / f"{m}.ankles-on-true.csv"),
+                                      truth)
+                    split.append((v.subject, m, results[-2][2], raw_hips, timing, ankles))
+                    split.append((v.subject, f"{m} + pelvis line", results[-1][2], hip_only, timing, ankles))
+        except RuntimeError as exc:
+            log.error("%s", exc)
+    robustness = [] if a.no_robustness else [Variant("s02", 3.0, 30, extra=e, length_s=12.0) for e in ROBUSTNESS]
+    for v in robustness:
+        folder = a.renders / v.name
+        try:
+            if not a.cached_only:
+                render(v, folder)
+                raw_track(v, folder, folder / "video.mp4", MODELS[0])
+            raw = folder / f"{MODELS[0]}.raw.pose.csv"
+            if raw.exists() and (folder / "truth.json").exists():
+                ref = pelvis_track(raw, folder / "video.mp4")
+                robust.append((v, validate(v, raw, folder / "truth.json"), validate(v, ref, folder / "truth.json")))
         except RuntimeError as exc:
             log.error("%s", exc)
     if results:
@@ -324,8 +422,12 @@ def main() -> int:
         text = table(results)
         if split:
             text += ("\n\n**Where the excursion error comes from** (3 m, 30 fps): the same analysis on the true "
-                     "joints with only the hip line's angle taken from the model, and on the model's keypoints with "
-                     "only the hip line's angle taken from the truth.\n\n" + split_table(split))
+                     "joints with only the hip line's angle taken from the model; on the model's keypoints with only "
+                     "the hip line's angle taken from the truth; on the true joints with only the ankles (which time "
+                     "the contacts) taken from the model.\n\n" + split_table(split))
+        if robust:
+            text += ("\n\n**Other clothing, colours and light** (subject 2, 3 m, 30 fps, 12 s, "
+                     f"{MODELS[0]}):\n\n" + robust_table(robust))
         write_doc(text, a.doc)
         log.info("%d rows written to %s", len(results), a.doc)
     return 0
