@@ -37,7 +37,8 @@ def truth(index: int) -> np.ndarray:
 
 @pytest.fixture
 def movenet() -> MoveNet:
-    est = load_estimator("movenet-lightning-int8", model_path=require_shared(*LIGHTNING), num_threads=2)
+    est = load_estimator("movenet-lightning-int8", model_path=require_shared(*LIGHTNING), num_threads=2,
+                         pelvis_line=False)  # the model itself (the pelvis line is tests/test_pelvis_line.py)
     assert isinstance(est, MoveNet)
     return est
 

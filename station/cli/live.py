@@ -130,11 +130,16 @@ def run(source: str | None, db_path: str | None, realtime: bool, speed: float, r
     model_file = model_path or settings.model.path
     is_track = not live and Path(spec).suffix.lower() == ".csv"
     input_size = None if is_track else _model_input_size(model_name)
+    if input_size is not None and settings.model.pelvis_line:
+        from station.pose.pelvis import FRAME_SHORT_SIDE_PX
+
+        input_size = max(input_size, FRAME_SHORT_SIDE_PX)  # the pelvis line reads the waist in the camera's frame
 
     def estimator() -> Any:
         from station.pose import load_estimator
 
-        return load_estimator(model_name, model_path=model_file, num_threads=settings.model.num_threads)
+        return load_estimator(model_name, model_path=model_file, num_threads=settings.model.num_threads,
+                              pelvis_line=settings.model.pelvis_line)
 
     options = RunOptions(
         source_name=spec if live else Path(spec).name,

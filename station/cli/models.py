@@ -162,6 +162,7 @@ class BenchResult:
     overhead_ms_per_frame: float  # whole - inference
     decode_ms_per_frame: float  # decoding alone, measured separately on the same frames
     fps: float
+    pelvis_line: bool = False  # the pelvis-line pass (station.pose.pelvis) is part of the whole path
 
 
 def _load_average() -> float | None:
@@ -185,11 +186,12 @@ def _decode_ms(video: Path, frames: int) -> float:
         return (time.perf_counter() - t0) * 1000.0 / max(n, 1)
 
 
-def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: int | None) -> BenchResult:
+def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: int | None,
+               pelvis_line: bool = False) -> BenchResult:
     from station.camera.video import VideoFileSource
     from station.pose import load_estimator
 
-    estimator = load_estimator(name, num_threads=num_threads, runtime=runtime)
+    estimator = load_estimator(name, num_threads=num_threads, runtime=runtime, pelvis_line=pelvis_line)
     tflite = estimator.tflite_models  # type: ignore[attr-defined]
     per_frame: list[float] = []
     size = (0, 0)
@@ -236,6 +238,7 @@ def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: i
         overhead_ms_per_frame=whole_ms - infer_ms,
         decode_ms_per_frame=0.0,
         fps=1000.0 / whole_ms if whole_ms > 0 else 0.0,
+        pelvis_line=pelvis_line,
     )
 
 
@@ -245,6 +248,8 @@ def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: i
 @click.option("--model", "model_names", multiple=True, help="Only this model (repeatable); default: all installed.")
 @click.option("--runtime", "runtime_names", multiple=True, help="Only this runtime (repeatable); default: all here.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--pelvis-line/--no-pelvis-line", default=False, show_default=True,
+              help="Time the experimental pelvis-line pass too (model.pelvis_line; column 'pelvis').")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def bench(
     video: Path | None,
@@ -252,6 +257,7 @@ def bench(
     model_names: tuple[str, ...],
     runtime_names: tuple[str, ...],
     num_threads: int | None,
+    pelvis_line: bool,
     fmt: str,
 ) -> None:
     """Milliseconds per frame for every installed model on every runtime here, on VIDEO.
@@ -293,7 +299,7 @@ def bench(
             continue
         for rt in usable:
             try:
-                r = _bench_one(spec.name, rt, video, frames, num_threads)
+                r = _bench_one(spec.name, rt, video, frames, num_threads, pelvis_line)
             except StationError as exc:
                 skipped.append({"model": spec.name, "runtime": rt, "reason": str(exc)})
                 continue
@@ -320,13 +326,14 @@ def bench(
     )
     if results:
         header = (
-            f"{'model':<24} {'runtime':<15} {'thr':>3} {'frames':>6} {'runs/f':>6} "
+            f"{'model':<24} {'pelvis':<6} {'runtime':<15} {'thr':>3} {'frames':>6} {'runs/f':>6} "
             f"{'infer ms/f':>10} {'ms/run':>7} {'whole ms/f':>10} {'median':>7} {'overhead':>8} {'fps':>6}"
         )
         click.echo(header)
         for r in results:
             click.echo(
-                f"{r.model:<24} {r.runtime:<15} {r.num_threads:>3} {r.frames:>6} {r.invokes_per_frame:>6.2f} "
+                f"{r.model:<24} {'yes' if r.pelvis_line else 'no':<6} {r.runtime:<15} {r.num_threads:>3} "
+                f"{r.frames:>6} {r.invokes_per_frame:>6.2f} "
                 f"{r.inference_ms_per_frame:>10.2f} {r.ms_per_invoke:>7.2f} {r.whole_ms_per_frame:>10.2f} "
                 f"{r.whole_ms_per_frame_median:>7.2f} {r.overhead_ms_per_frame:>8.2f} {r.fps:>6.1f}"
             )

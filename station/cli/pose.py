@@ -25,10 +25,12 @@ HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary
               help="Use this .tflite file (or a folder with all of the model's files) instead of the installed ones.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: the runtime's choice for this machine).")
+@click.option("--pelvis-line/--no-pelvis-line", default=False, show_default=True,
+              help="Experimental: turn the hip line to the pelvis line read from the picture (station.pose.pelvis).")
 @click.option("--allow-truncated", is_flag=True,
               help="Keep a track from a truncated video with a warning instead of failing.")
 def pose(video: Path, output: Path, model: str, model_path: Path | None, num_threads: int | None,
-         allow_truncated: bool) -> None:
+         pelvis_line: bool, allow_truncated: bool) -> None:
     """Run a pose model over VIDEO and write its pose track CSV to TRACK.csv.
 
     One row per decoded frame, with the video's own timestamps. A progress bar
@@ -54,7 +56,7 @@ def pose(video: Path, output: Path, model: str, model_path: Path | None, num_thr
     both_hips = 0
     try:
         with VideoFileSource(video, strict=not allow_truncated) as source:
-            estimator = load_estimator(model, model_path=model_path, num_threads=num_threads)
+            estimator = load_estimator(model, model_path=model_path, num_threads=num_threads, pelvis_line=pelvis_line)
             with estimator, TrackWriter(output) as writer:
                 for p in iter_poses(source, estimator, progress=True):
                     writer.write(p)

@@ -46,6 +46,7 @@ def load_estimator(
     model_path: Path | str | None = None,
     num_threads: int | None = None,
     runtime: str | None = None,
+    pelvis_line: bool = False,
     **options: object,
 ) -> PoseEstimator:
     """A ready pose estimator for manifest model ``name`` (default MoveNet Lightning int8).
@@ -54,6 +55,8 @@ def load_estimator(
     instead of the installed, sha256-checked weights. ``runtime`` forces
     ``"ai-edge-litert"`` or ``"tflite-runtime"``; by default the first that
     imports. ``options`` go to the estimator (e.g. ``crop_tracking=False``).
+    ``pelvis_line`` adds the refinement pass that turns the hip line to the
+    pelvis line read from the picture (:mod:`station.pose.pelvis`).
 
     Raises :class:`InputError` for an unknown name, :class:`MissingFileError`
     for a missing path, :class:`ModelError` for a missing, corrupt or
@@ -64,14 +67,21 @@ def load_estimator(
 
     spec = load_manifest().get(name or DEFAULT_MODEL)
     paths = _paths_for(spec, Path(model_path)) if model_path is not None else model_files(spec)
+    estimator: PoseEstimator
     if spec.family == "movenet":
         from station.pose.movenet import MoveNet
 
-        return MoveNet(TFLiteModel(paths["model"], num_threads, runtime), name=spec.name, **options)  # type: ignore[arg-type]
-    if spec.family == "blazepose":
+        estimator = MoveNet(TFLiteModel(paths["model"], num_threads, runtime), name=spec.name, **options)  # type: ignore[arg-type]
+    elif spec.family == "blazepose":
         from station.pose.blazepose import BlazePose
 
         detector = TFLiteModel(paths["detector"], num_threads, runtime)
         landmarks = TFLiteModel(paths["landmarks"], num_threads, runtime)
-        return BlazePose(detector, landmarks, name=spec.name, **options)  # type: ignore[arg-type]
-    raise InputError(f"model {spec.name}: unknown family {spec.family!r} in the manifest")
+        estimator = BlazePose(detector, landmarks, name=spec.name, **options)  # type: ignore[arg-type]
+    else:
+        raise InputError(f"model {spec.name}: unknown family {spec.family!r} in the manifest")
+    if pelvis_line:
+        from station.pose.pelvis import PelvisRefined
+
+        estimator = PelvisRefined(estimator)
+    return estimator
