@@ -1,5 +1,9 @@
 """The pelvis line from the picture: a refinement pass that sets the angle of the model's hip line.
 
+Experimental and off by default (``model.pelvis_line``, ``gait-station pose --pelvis-line``): on rendered
+runners it removes about half of the models' under-reading of the drop, not all of it, and it has not been
+validated on real people (docs/validation.md).
+
 Why. Pose models put the hips where their training put them: MoveNet half a hip width above the hip
 joint centres and noisy (obliquity SD ~5°), BlazePose on the hip centres but with a hip line that stays
 nearer level than the pelvis (77-84 % of its error locked to the stride). Rendered runners with
