@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MOCAP = ROOT.parent / "shared" / "data" / "mocap" / "fukuchi2017"
-DOC = ROOT / "docs" / "twin-validation.md"
+DOC = ROOT / "docs" / "validation.md"
 BEGIN, END = "<!-- matrix:begin (scripts/twin_matrix.py writes this part) -->", "<!-- matrix:end -->"
 
 SUBJECTS = {  # name -> (markers, static, forces)
@@ -132,19 +132,32 @@ def raw_track(v: Variant, folder: Path, video: Path, model: str) -> Path:
     return track
 
 
+def _code_version(path: Path) -> str:
+    """A hash of the module's code alone: its comments and docstrings can change without a new version."""
+    import ast
+    import hashlib
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return hashlib.sha1(ast.dump(tree).encode()).hexdigest()
+
+
 def pelvis_track(raw: Path, video: Path) -> Path:
     """The same keypoints with the pelvis line read from the picture (station.pose.pelvis), cached per version.
 
     The refinement does not feed back into the model's tracking, so running it over the decoded frames and
-    the raw track is the computation ``gait-station pose`` (pelvis line on, the default) does, without
+    the raw track is the computation ``gait-station pose --pelvis-line`` does, without
     running the model again. The track CSV rounds the model's keypoints to 0.01 px, which moves single
     readings slightly (docs/validation.md compares the two on one render).
     """
-    import hashlib
 
     out = raw.with_name(raw.name.replace(".raw.", ".pelvis."))
     stamp = out.with_suffix(".version")
-    version = hashlib.sha1((ROOT / "station" / "pose" / "pelvis.py").read_bytes()).hexdigest()
+    version = _code_version(ROOT / "station" / "pose" / "pelvis.py")
     if out.exists() and stamp.exists() and stamp.read_text() == version and out.stat().st_mtime >= raw.stat().st_mtime:
         return out
     sys.path.insert(0, str(ROOT))
