@@ -272,6 +272,7 @@ class Store:
     def __init__(self, path: str | Path, *, migrate: bool = True, timeout_s: float = 10.0) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions of ours open on this connection (nested ones join the outer)
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -318,10 +319,13 @@ class Store:
         the row. Nested, it joins the open transaction."""
         with self._lock:
             conn = self.db.conn
-            if conn.in_transaction:
+            if self._depth:
                 yield conn
                 return
+            self._depth += 1
             try:
+                if conn.in_transaction:  # a write made outside any transaction of ours: commit it as before
+                    conn.commit()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -331,6 +335,8 @@ class Store:
                 conn.commit()
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"database {self.path}: {exc}") from None
+            finally:
+                self._depth -= 1
 
     def _enqueue(self, kind: str, session_id: int, idx: int | None = None) -> None:
         """Inside a write: note a session change or a step for the hub, in the same transaction."""
