@@ -18,9 +18,12 @@ from station.simulate import RunnerParams, SimulatedRunner, SimulatedSource
 from station.store import Store, clip_path
 
 
-def run_session(tmp_path: Path, params: RunnerParams, duration_s: float, budget_mb: float = 200.0) -> ClipRecorder:
+def run_session(tmp_path: Path, params: RunnerParams, duration_s: float, budget_mb: float = 200.0,
+                max_pending: int = 100_000) -> ClipRecorder:
+    """A simulated session through the live loop, faster than real time: the encoder may fall behind, so by
+    default no frame is skipped for it (a live camera paces the loop; skipping is tested on its own)."""
     settings = Settings()
-    recorder = ClipRecorder(tmp_path / "clips", budget_mb=budget_mb)
+    recorder = ClipRecorder(tmp_path / "clips", budget_mb=budget_mb, max_pending=max_pending)
     runner = SimulatedRunner(params)
     with Store(tmp_path / "gait.db") as store, CueBoard.from_settings(settings, pin_factory=mock_factory()) as board:
         station = Station(settings, store, board, lambda: SimulatedSource(runner, fps=30.0, duration_s=duration_s),
@@ -53,6 +56,18 @@ def test_the_live_loop_keeps_the_most_typical_seconds_as_an_h264_clip(tmp_path: 
     assert yellow.sum() > 100  # the pelvis line is drawn
     assert middle.std() > 10  # and the skeleton
     assert list(tmp_path.glob("clips/.clip-*")) == [] and list(tmp_path.glob("clips/*")) == [path]
+    assert recorder.skipped == 0
+
+
+def test_a_slow_encoder_skips_frames_and_never_piles_them_up(tmp_path: Path) -> None:
+    """At most ``max_pending`` frames wait for the encoder: a loop faster than it skips frames, and the clip
+    is still written (with fewer frames)."""
+    recorder = run_session(tmp_path, RunnerParams(drop_left_deg=2.0, drop_right_deg=2.0, seed=4), 40.0,
+                           max_pending=1)
+    [(path, _t0, _t1)] = recorder.written
+    assert recorder.skipped > 0
+    with av.open(str(path)) as c:
+        assert 2 <= sum(1 for _ in c.decode(video=0)) <= 121
 
 
 def test_a_session_too_short_for_a_clip_writes_none(tmp_path: Path) -> None:

@@ -203,10 +203,12 @@ class _Candidate:
 class ClipRecorder:
     """Keeps each session's most typical few seconds as a small H.264 clip in ``directory``."""
 
-    def __init__(self, directory: Path, *, budget_mb: float = 200.0, height_px: int = HEIGHT_PX) -> None:
+    def __init__(self, directory: Path, *, budget_mb: float = 200.0, height_px: int = HEIGHT_PX,
+                 max_pending: int = MAX_PENDING) -> None:
         self.directory = Path(directory)
         self.budget_bytes = budget_mb * 1e6
         self.height_px = height_px
+        self.max_pending = max_pending  # frames waiting for the encoder beyond which frames are skipped
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip")
         self._pending = 0  # frames handed to the encoder and not yet encoded
         self._pending_lock = threading.Lock()
@@ -269,7 +271,7 @@ class ClipRecorder:
         if t_s - rec.last_t_s < 1.0 / MAX_FPS - 1e-3:
             return
         with self._pending_lock:
-            if self._pending >= MAX_PENDING:
+            if self._pending >= self.max_pending:
                 self.skipped += 1
                 return
             self._pending += 1
