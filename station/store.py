@@ -229,7 +229,7 @@ def m008_hub_outbox(db: sqlite_utils.Database) -> None:
     """What the station has not yet seen confirmed by its hub (station/hub): one row per session change or
     step, written in the same transaction as the change itself. AUTOINCREMENT: a sequence number is never
     reused, even after the rows are deleted, so the hub can tell what it has."""
-    db.execute("create table outbox (id integer primary key autoincrement, kind text not null, "
+    db.execute("create table if not exists outbox (id integer primary key autoincrement, kind text not null, "
                "session_id integer not null, idx integer, created_at text not null)")
 
 
@@ -237,11 +237,14 @@ def m008_hub_outbox(db: sqlite_utils.Database) -> None:
 def m009_hub_stations(db: sqlite_utils.Database) -> None:
     """A hub's database: the same schema, each session naming the station (and the station database) it came
     from, each step when the hub committed it, each command the station it is for, and the stations."""
-    for name, tp in {"station_id": str, "station_db": str, "station_session_id": int, "station_seq": int}.items():
-        db["sessions"].add_column(name, tp)
-    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True)
-    db["steps"].add_column("received_at", str)
-    db["commands"].add_column("station_id", str)
+    # idempotent: a database made by a pre-release build of the hub already has these columns and tables
+    for table, columns in {"sessions": {"station_id": str, "station_db": str, "station_session_id": int,
+                                        "station_seq": int},
+                           "steps": {"received_at": str}, "commands": {"station_id": str}}.items():
+        for name, tp in columns.items():
+            if name not in db[table].columns_dict:
+                db[table].add_column(name, tp)
+    db["sessions"].create_index(["station_id", "station_db", "station_session_id"], unique=True, if_not_exists=True)
     db["stations"].create(
         {
             "id": str,
@@ -255,6 +258,7 @@ def m009_hub_stations(db: sqlite_utils.Database) -> None:
         },
         pk="id",
         defaults={"acked_seq": 0, "head_seq": 0, "online": 0},
+        if_not_exists=True,
     )
 
 

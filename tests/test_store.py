@@ -24,6 +24,20 @@ def test_wal_and_migrations(store: Store):
     Store(store.path).close()
 
 
+def test_hub_migrations_accept_a_database_that_has_their_tables(tmp_path: Path):
+    """A database made by a pre-release build of the hub recorded these migrations under other names: the
+    tables and columns are there, and opening it with this build must not fail ("table outbox already exists")."""
+    path = tmp_path / "gait.db"
+    with Store(path) as s:
+        sid = s.start_session(runner="Ana")
+        s.db.execute("delete from _sqlite_migrations where name in ('m008_hub_outbox', 'm009_hub_stations')")
+        s.db.conn.commit()
+    with Store(path) as s:  # both run again, and change nothing
+        names = [r[0] for r in s.db.execute("select name from _sqlite_migrations")]
+        assert names.count("m008_hub_outbox") == 1 and names.count("m009_hub_stations") == 1
+        assert s.session(sid)["runner"] == "Ana" and "outbox" in s.db.table_names()
+
+
 def test_session_steps_cues_poses(store: Store):
     sid = store.start_session(runner="Ana", source="x.csv", model="m", fps=30.0, view="posterior",
                               settings={"cues": {"amber_deg": 4.0}})
