@@ -320,7 +320,9 @@ class Store:
         become StoreError. The transaction is opened explicitly (``BEGIN IMMEDIATE``): sqlite3 would only
         open one at the first write, and sqlite-utils commits a write made outside a transaction on its
         own, so a step and its outbox row would be two commits, and a SIGKILL between them would lose
-        the row. Nested, it joins the open transaction."""
+        the row. Nested, it joins the open transaction. Not sqlite-utils' ``atomic()``: its plain ``BEGIN``
+        takes the write lock only at the first write, and a read-then-write (a step's index) in WAL then
+        fails at once when another process wrote meanwhile; ``BEGIN IMMEDIATE`` waits for the lock."""
         with self._lock:
             conn = self.db.conn
             if self._depth:
