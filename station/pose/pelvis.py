@@ -72,8 +72,11 @@ class PelvisLineSettings:
     waist_edge: bool = True  # centre a thin band on the strongest horizontal edge (where the garments meet)
     edge_up: float = 0.7  # the edge is looked for from this far above the hip midpoint ...
     edge_down: float = 0.3  # ... to this far below it
-    edge_half_height: float = 0.1  # the thin band's half height around the edge
+    edge_above: float = 0.1  # the thin band reaches this far above the edge ...
+    edge_below: float = 0.1  # ... and this far below it
     min_scale_px: float = 24.0  # a shoulder width below this is too small to read a waist from
+    follow_waist: bool = True  # the hip midpoint moves with the waist point found in this frame (see refine)
+    offset_window_s: float = 2.0  # the model's hips' usual place against the waist point: median over this long
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,13 @@ class PelvisLine:
     def __init__(self, settings: PelvisLineSettings | None = None) -> None:
         self.settings = settings or PelvisLineSettings()
         self._widths: deque[float] = deque(maxlen=self.settings.scale_frames)
+        self._offsets: deque[tuple[float, float, float]] = deque()  # (t_s, waist point - model's hip midpoint)
         #: the last frame's reading, or None when the model's hips were kept
         self.last: PelvisReading | None = None
 
     def reset(self) -> None:
         self._widths.clear()
+        self._offsets.clear()
         self.last = None
 
     def scale_px(self, xy: np.ndarray, score: np.ndarray) -> float | None:
@@ -136,7 +141,7 @@ class PelvisLine:
                 return None
             r = math.radians(self.last.angle_deg if self.last is not None else centre_deg)
             centre = centre + offset * scale * np.array([math.sin(r), math.cos(r)])
-            up_sw = down_sw = s.edge_half_height
+            up_sw, down_sw = s.edge_above, s.edge_below
         band = _Band(image, centre, scale, s, up_sw, down_sw)
         if band.patch_source is None:
             return None
@@ -167,7 +172,14 @@ class PelvisLine:
         return PelvisReading(angle_deg=float(angle), symmetry=float(symmetry), axis_px=(float(axis[0]), float(axis[1])))
 
     def refine(self, image: np.ndarray, pose: Pose) -> Pose:
-        """The pose with its hip line turned to the measured pelvis line (or unchanged if it cannot be read)."""
+        """The pose with its hip line turned to the measured pelvis line (or unchanged if it cannot be read).
+
+        With ``follow_waist`` the hip midpoint also moves with the waist point this frame's reading found
+        (on the axis of symmetry, at the waist edge), kept at the model's usual place against it (the median
+        offset over ``offset_window_s``): the hips' height then comes from this frame's picture. A tracking
+        model's own hips lag it (MoveNet leans towards its crop's centre, which the previous frame placed),
+        and the contact, timed from the pelvis's fall, came late with them.
+        """
         reading = self.measure(image, pose.xy, pose.score)
         self.last = reading
         if reading is None:
@@ -175,6 +187,8 @@ class PelvisLine:
         xy = pose.xy.copy()
         left, right = xy[LH], xy[RH]
         centre, half = (left + right) / 2.0, float(np.hypot(*(right - left))) / 2.0
+        if self.settings.follow_waist:
+            centre = self._follow(pose.t_s, np.asarray(reading.axis_px, dtype=np.float64), centre)
         r = math.radians(reading.angle_deg)
         along = np.array([math.cos(r), -math.sin(r)]) * half  # towards the image's right
         # the hip that is on the image's left stays on the left (posterior view: the left hip)
@@ -183,6 +197,17 @@ class PelvisLine:
         else:
             xy[LH], xy[RH] = centre + along, centre - along
         return Pose(pose.t_s, xy, pose.score, pose.frame_size)
+
+    def _follow(self, t_s: float, waist: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """The hip midpoint at the waist point minus the recent median offset between the two."""
+        offsets = self._offsets
+        if offsets and t_s < offsets[-1][0]:
+            offsets.clear()  # time went backwards: a new stream
+        offsets.append((t_s, float(waist[0] - centre[0]), float(waist[1] - centre[1])))
+        while offsets[0][0] < t_s - self.settings.offset_window_s:
+            offsets.popleft()
+        d = np.median(np.array([(dx, dy) for _, dx, dy in offsets]), axis=0)
+        return waist - d
 
 
 def _coarse(band: _Band, centre_deg: float, span_deg: float, step_deg: float) -> tuple[float, tuple] | None:
