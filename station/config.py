@@ -83,7 +83,8 @@ class ModelSettings:
     name: str = "movenet-lightning-int8"
     path: str | None = None  # a given .tflite file for that model
     num_threads: int = 2
-    pelvis_line: bool = False  # experimental: turn the hip line to the pelvis line in the picture (pose/pelvis.py)
+    # turn the hip line to the pelvis line read from the picture (pose/pelvis.py; station.pose.DEFAULT_PELVIS_LINE)
+    pelvis_line: bool = True
 
     def __post_init__(self) -> None:
         _check(1 <= self.num_threads <= 16, "model.num_threads", "must be between 1 and 16")

@@ -167,16 +167,16 @@ def test_refined_estimator_is_the_model_with_the_hip_line_turned():
     assert base.closes == 1
 
 
-def test_load_estimator_adds_the_pass_only_when_asked():
+def test_load_estimator_adds_the_pass_unless_turned_off():
     from station.pose import load_estimator
     from station.pose.movenet import MoveNet
     from tests.conftest import require_shared
 
     model = require_shared("models", "movenet_singlepose_lightning_int8_v4.tflite")
-    with load_estimator("movenet-lightning-int8", model_path=model, pelvis_line=True) as est:
+    with load_estimator("movenet-lightning-int8", model_path=model) as est:  # on by default
         assert isinstance(est, PelvisRefined) and isinstance(est.base, MoveNet)
         assert est.input_size == 192 and len(est.tflite_models) == 1
-    with load_estimator("movenet-lightning-int8", model_path=model) as est:  # experimental: off by default
+    with load_estimator("movenet-lightning-int8", model_path=model, pelvis_line=False) as est:  # the model itself
         assert isinstance(est, MoveNet)
 
 
@@ -184,7 +184,41 @@ def test_config_switches_the_pass():
     from station.config import from_dict
     from station.errors import InputError
 
-    assert from_dict({}).model.pelvis_line is False  # experimental: off unless asked for
-    assert from_dict({"model": {"pelvis_line": True}}).model.pelvis_line is True
+    assert from_dict({}).model.pelvis_line is True  # on unless turned off
+    assert from_dict({"model": {"pelvis_line": False}}).model.pelvis_line is False
     with pytest.raises(InputError, match="model.pelvis_line"):
         from_dict({"model": {"pelvis_line": "yes"}})
+
+
+def test_hip_midpoint_follows_the_waist_of_this_frame_not_a_lagging_model():
+    """A back bobbing up and down, the model's hips one frame late (a tracking crop's lag): the midpoint is the picture's."""
+    img0, pose0 = synthetic_back(2.0)
+    line = PelvisLine()
+    true_mid = pose0.xy[[LH, RH]].mean(axis=0)
+    errors_model, errors_out = [], []
+    prev_dy = 0.0
+    for k in range(60):  # 2 s at 30 fps
+        dy = 12.0 * math.sin(2 * math.pi * k / 9.0)  # the pelvis's vertical bob, ~3.3 per second
+        img = np.roll(img0, int(round(dy)), axis=0)
+        xy = pose0.xy.copy()
+        xy[[LH, RH]] += (0.0, round(prev_dy))  # the model reports last frame's hips
+        out = line.refine(img, Pose(k / 30.0, xy, pose0.score, pose0.frame_size))
+        prev_dy = dy
+        if k >= 30:  # the offset's median has seen a second
+            want = true_mid[1] + round(dy)
+            errors_model.append(xy[[LH, RH], 1].mean() - want)
+            errors_out.append(out.xy[[LH, RH], 1].mean() - want)
+        assert _angle(out) == pytest.approx(2.0, abs=0.6)
+    # where the midpoint sits is the model's (a constant offset from the waist); how it moves is the picture's
+    lag = np.ptp(errors_model)
+    follows = np.ptp(errors_out)
+    assert lag >= 15.0 and follows < 2.5, (lag, follows)
+
+
+def test_midpoint_offset_starts_again_when_time_goes_back():
+    img, pose = synthetic_back(1.0)
+    line = PelvisLine()
+    line.refine(img, Pose(5.0, pose.xy, pose.score, pose.frame_size))
+    out = line.refine(img, Pose(0.0, pose.xy, pose.score, pose.frame_size))  # a new stream
+    assert len(line._offsets) == 1
+    assert np.allclose(out.xy[[LH, RH]].mean(axis=0), pose.xy[[LH, RH]].mean(axis=0))

@@ -43,7 +43,7 @@ SWITCH_PX = 150.0  # a hip-midpoint step larger than this between seen frames is
 def run_model(video: Path, name: str, model_path: Path | None = None) -> PoseTrack:
     from station.pose import load_estimator
 
-    estimator = load_estimator(name, model_path=model_path, num_threads=2)
+    estimator = load_estimator(name, model_path=model_path, num_threads=2, pelvis_line=False)  # the model itself
     with estimator, VideoFileSource(video) as source:
         return PoseTrack.from_poses(iter_poses(source, estimator))
 

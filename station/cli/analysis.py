@@ -64,7 +64,8 @@ def _is_track(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-def _poses(path: Path, model: str | None, model_path: str | None, progress: bool) -> tuple[Iterator[Pose], str | None]:
+def _poses(path: Path, model: str | None, model_path: str | None, progress: bool,
+           pelvis_line: bool = True) -> tuple[Iterator[Pose], str | None]:
     """Poses from a pose track CSV (read directly, validated row by row) or a video (through the pose model)."""
     if _is_track(path):
         from station.keypoints import iter_track_csv
@@ -78,7 +79,7 @@ def _poses(path: Path, model: str | None, model_path: str | None, progress: bool
         from station.errors import MissingFileError
 
         raise MissingFileError(f"{path}: no such file")
-    estimator = load_estimator(model or DEFAULT_MODEL, model_path=model_path)
+    estimator = load_estimator(model or DEFAULT_MODEL, model_path=model_path, pelvis_line=pelvis_line)
     source = open_source(str(path), model_input_size=getattr(estimator, "input_size", None))
 
     def gen() -> Iterator[Pose]:
@@ -94,6 +95,16 @@ def _roll_option(f):  # type: ignore[no-untyped-def]
         type=float,
         default=None,
         help="Declared camera roll (deg; + when a level line appears turned clockwise). Enables drop_peak_deg.",
+    )(f)
+
+
+def _pelvis_line_option(f):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--pelvis-line/--no-pelvis-line",
+        default=True,
+        show_default=True,
+        help="Videos: turn the model's hip line to the pelvis line read from the picture (as the station does); "
+             "--no-pelvis-line uses the model's own hips.",
     )(f)
 
 
@@ -118,6 +129,7 @@ def _distance_option(f):  # type: ignore[no-untyped-def]
               help="Camera behind the runner (posterior) or in front (anterior).")
 @_roll_option
 @_distance_option
+@_pelvis_line_option
 @click.option("--min-score", type=float, default=AnalyzerSettings.min_score, show_default=True,
               help="Keypoint confidence below which a keypoint counts as not seen.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
@@ -130,6 +142,7 @@ def analyze(
     view: str,
     camera_roll_deg: float | None,
     camera_distance_m: float | None,
+    pelvis_line: bool,
     min_score: float,
     output: Path | None,
 ) -> None:
@@ -138,7 +151,8 @@ def analyze(
 
     settings = AnalyzerSettings(view=view, camera_roll_deg=camera_roll_deg, min_score=min_score,
                                 camera_distance_m=camera_distance_m)
-    poses, model_name = _poses(path, model, str(model_path) if model_path else None, progress=True)
+    poses, model_name = _poses(path, model, str(model_path) if model_path else None, progress=True,
+                               pelvis_line=pelvis_line)
     run = run_analyzer(poses, settings)
     if run.frames == 0:
         raise InputError(f"{path}: no frames")
@@ -172,6 +186,7 @@ def analyze(
 @click.option("--model", default=None, help="Pose model for a video (default the station's).")
 @click.option("--model-path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Use this model file instead of the installed weights (videos only).")
+@_pelvis_line_option
 @click.option("--true-keypoints", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="True joints per frame (gait-twin render --keypoints) for the per-frame pose-model report; "
                    "default: the one the truth file names, if it is there.")
@@ -179,7 +194,8 @@ def analyze(
 @click.option("--strict", is_flag=True, help="Exit with status 1 when an acceptance limit is missed.")
 def validate(
     track: Path, truth: Path, view: str, camera_roll_deg: float | None, camera_distance_m: float | None,
-    model: str | None, model_path: Path | None, true_keypoints: Path | None, fmt: str, strict: bool,
+    model: str | None, model_path: Path | None, pelvis_line: bool, true_keypoints: Path | None, fmt: str,
+    strict: bool,
 ) -> None:
     """Compare the analysis of TRACK (a pose track CSV, or a video run through --model) with a truth file.
 
@@ -199,7 +215,7 @@ def validate(
         from station.errors import MissingFileError
 
         raise MissingFileError(f"{true_keypoints}: no such file")
-    poses, _ = _poses(track, model, str(model_path) if model_path else None, progress=True)
+    poses, _ = _poses(track, model, str(model_path) if model_path else None, progress=True, pelvis_line=pelvis_line)
     seen: list[Pose] = []
 
     def kept() -> Iterator[Pose]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from station.errors import InputError, MissingFileError, SourceError
-from station.pose import DEFAULT_MODEL
+from station.pose import DEFAULT_MODEL, DEFAULT_PELVIS_LINE
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,9 @@ HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary
               help="Use this .tflite file (or a folder with all of the model's files) instead of the installed ones.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: the runtime's choice for this machine).")
-@click.option("--pelvis-line/--no-pelvis-line", default=False, show_default=True,
-              help="Experimental: turn the hip line to the pelvis line read from the picture (station.pose.pelvis).")
+@click.option("--pelvis-line/--no-pelvis-line", default=DEFAULT_PELVIS_LINE, show_default=True,
+              help="Turn the hip line to the pelvis line read from the picture (station.pose.pelvis); "
+                   "--no-pelvis-line writes the model's own keypoints.")
 @click.option("--allow-truncated", is_flag=True,
               help="Keep a track from a truncated video with a warning instead of failing.")
 def pose(video: Path, output: Path, model: str, model_path: Path | None, num_threads: int | None,

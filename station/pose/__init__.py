@@ -13,9 +13,12 @@ from station.errors import InputError, MissingFileError
 from station.pose.base import PoseEstimator
 from station.pose.runtime import available_runtimes
 
-__all__ = ["DEFAULT_MODEL", "PoseEstimator", "available_runtimes", "load_estimator"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PELVIS_LINE", "PoseEstimator", "available_runtimes", "load_estimator"]
 
 DEFAULT_MODEL = "movenet-lightning-int8"
+#: the pelvis-line pass (station.pose.pelvis) is on unless turned off: through a camera the models' own hip line
+#: does not follow the pelvis (MoveNet's is uncorrelated with it on rendered runners; docs/validation.md)
+DEFAULT_PELVIS_LINE = True
 
 
 def _paths_for(spec: object, model_path: Path) -> dict[str, Path]:
@@ -46,7 +49,7 @@ def load_estimator(
     model_path: Path | str | None = None,
     num_threads: int | None = None,
     runtime: str | None = None,
-    pelvis_line: bool = False,
+    pelvis_line: bool = DEFAULT_PELVIS_LINE,
     **options: object,
 ) -> PoseEstimator:
     """A ready pose estimator for manifest model ``name`` (default MoveNet Lightning int8).
@@ -55,8 +58,9 @@ def load_estimator(
     instead of the installed, sha256-checked weights. ``runtime`` forces
     ``"ai-edge-litert"`` or ``"tflite-runtime"``; by default the first that
     imports. ``options`` go to the estimator (e.g. ``crop_tracking=False``).
-    ``pelvis_line`` adds the refinement pass that turns the hip line to the
-    pelvis line read from the picture (:mod:`station.pose.pelvis`).
+    ``pelvis_line`` (on by default) adds the refinement pass that turns the hip
+    line to the pelvis line read from the picture (:mod:`station.pose.pelvis`);
+    ``pelvis_line=False`` gives the model's own keypoints.
 
     Raises :class:`InputError` for an unknown name, :class:`MissingFileError`
     for a missing path, :class:`ModelError` for a missing, corrupt or
