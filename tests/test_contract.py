@@ -108,11 +108,14 @@ def test_camera_fps_and_the_models_input_size_reach_the_source(tmp_path: Path, n
         return TrackSource(track)  # stands in for the camera: ends with the track
 
     monkeypatch.setattr(station.camera, "open_source", fake_open_source)
-    no_config.write_text("[camera]\nfps = 90.0\n")
-    out = CliRunner().invoke(cli, ["run", "--source", "webcam", "--model", "movenet-thunder-int8", "--db",
-                                   str(tmp_path / "g.db"), "--mock-pins", "--no-preview"])
-    assert out.exit_code == 0, out.output
-    assert asked and asked[0] == {"spec": "webcam", "model_input_size": 256, "fps": 90.0}
+    for config, size in (("", 540), ("[model]\npelvis_line = false\n", 256)):
+        # with the pelvis line (the default) the camera gives frames the waist can be read in; without, the model's
+        asked.clear()
+        no_config.write_text("[camera]\nfps = 90.0\n" + config)
+        out = CliRunner().invoke(cli, ["run", "--source", "webcam", "--model", "movenet-thunder-int8", "--db",
+                                       str(tmp_path / f"g{size}.db"), "--mock-pins", "--no-preview"])
+        assert out.exit_code == 0, out.output
+        assert asked and asked[0] == {"spec": "webcam", "model_input_size": size, "fps": 90.0}
 
 
 def test_settings_say_when_they_take_effect() -> None:

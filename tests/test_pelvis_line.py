@@ -191,7 +191,9 @@ def test_config_switches_the_pass():
 
 
 def test_hip_midpoint_follows_the_waist_of_this_frame_not_a_lagging_model():
-    """A back bobbing up and down, the model's hips one frame late (a tracking crop's lag): the midpoint is the picture's."""
+    """A back bobbing up and down, the model's hips one frame late (a tracking crop's lag).
+
+    The midpoint's motion is the picture's."""
     img0, pose0 = synthetic_back(2.0)
     line = PelvisLine()
     true_mid = pose0.xy[[LH, RH]].mean(axis=0)

@@ -213,10 +213,12 @@ def test_the_pelvis_line_follows_the_rendered_hip_line_where_movenets_hips_do_no
     raw, refined = theta["--no-pelvis-line"], theta["--pelvis-line"]
     assert theta["--no-pelvis-line sd"] > 3.0 and abs(np.corrcoef(truth_theta, raw)[0, 1]) < 0.5
     assert theta["--pelvis-line sd"] < 1.5 and np.corrcoef(truth_theta, refined)[0, 1] > 0.85
-    # only the hip line turned: the hip midpoints are the model's own
+    # only the hips moved: the line turned, and the midpoint follows the waist of each frame (MoveNet's lags)
     a, b = read_track_csv(tmp_path / "pose--no-pelvis-line.csv"), read_track_csv(tmp_path / "pose--pelvis-line.csv")
-    assert np.allclose(a.xy[:, 11:13].mean(axis=1), b.xy[:, 11:13].mean(axis=1), atol=0.02)
     assert np.array_equal(a.xy[:, :11], b.xy[:, :11]) and np.array_equal(a.xy[:, 13:], b.xy[:, 13:])
+    true_y = true.xy[:, 11:13, 1].mean(axis=1)
+    spread = {name: float(np.std(t.xy[:, 11:13, 1].mean(axis=1) - true_y)) for name, t in (("raw", a), ("waist", b))}
+    assert spread["waist"] < 0.7 * spread["raw"], spread
 
 
 @pytest.mark.slow
