@@ -177,6 +177,10 @@ class AnalyzerSettings:
     contact_from_pelvis: bool = True
     pelvis_contact_ratio: float = 0.41
     contact_calibration_steps: int = 16
+    # each step's contact is the feet's (calibrated as above) and the pelvis's own for this step averaged, each
+    # weighted by the inverse of its jitter, which the recent steps show (GaitAnalyzer._pelvis_weight): two
+    # readings of one instant with independent errors; False keeps the feet's calibrated contact alone
+    contact_blend: bool = True
     buffer_s: float = 4.0
 
     def __post_init__(self) -> None:
@@ -258,6 +262,9 @@ class GaitAnalyzer:
         self._contact_offsets: dict[str, deque[float]] = {
             side: deque(maxlen=self.settings.contact_calibration_steps) for side in ("left", "right")}
         self._contact_lead_s: deque[float] = deque(maxlen=self.settings.contact_calibration_steps)
+        # per side, recent steps' (feet's calibrated contact, pelvis's contact), s: their jitter sets the blend
+        self._contact_pairs: dict[str, deque[tuple[float, float]]] = {
+            side: deque(maxlen=self.settings.contact_calibration_steps) for side in ("left", "right")}
         self._status = FramingStatus(in_view=False, framing_ok=False, reason="no frames yet")
         self._reversed_run = 0
         self._arms = ArmSwing()  # arm swing per step (station.gait.arms), from the wrists when they are seen
@@ -618,7 +625,12 @@ class GaitAnalyzer:
             if pelvis is not None and abs(pelvis - p.t_contact_s) <= 0.5 * period_s:
                 offsets.append(pelvis - p.t_contact_s)
             if offsets:
-                self._move_contact(p, p.t_contact_s + float(np.median(offsets)))
+                t_c = p.t_contact_s + float(np.median(offsets))
+                if st.contact_blend and pelvis is not None and abs(pelvis - t_c) <= 0.25 * period_s:
+                    self._contact_pairs[p.side].append((t_c, pelvis))
+                    w = self._pelvis_weight(period_s)
+                    t_c = (1.0 - w) * t_c + w * pelvis
+                self._move_contact(p, t_c)
                 stance = 2.0 * (t_mid - p.t_contact_s)
         if st.min_stance_s <= stance <= st.max_stance_s:
             p.t_mid_s = t_mid
@@ -628,6 +640,31 @@ class GaitAnalyzer:
             self._last_mid_s = t_mid
         else:
             p.dead = True
+
+    def _pelvis_weight(self, period_s: float) -> float:
+        """The pelvis contact's weight against the feet's: the feet's jitter variance over the sum of both.
+
+        Over recent steps, d = pelvis - feet has variance vf + vp (the runner's own step-to-step variation
+        is in both and cancels). The second difference of each one's contacts over three consecutive
+        strides of a side has variance 6 v + R, with R the runner's own variation, the same for both: so
+        vf - vp = (Df - Dp) / 6. Hence vf / (vf + vp) = 1/2 + (Df - Dp) / (12 var(d)), in 0..1. Equal
+        weights until a few strides are seen.
+        """
+        d, d2f, d2p = [], [], []
+        for pairs in self._contact_pairs.values():
+            d += [tp - tf for tf, tp in pairs]
+            for (f0, p0), (f1, p1), (f2, p2) in zip(pairs, list(pairs)[1:], list(pairs)[2:], strict=False):
+                g1, g2 = f1 - f0, f2 - f1
+                if 1.5 * period_s <= g1 <= 2.5 * period_s and 1.5 * period_s <= g2 <= 2.5 * period_s:
+                    d2f.append(f2 - 2.0 * f1 + f0)
+                    d2p.append(p2 - 2.0 * p1 + p0)
+        if len(d2f) < 4 or len(d) < 4:
+            return 0.5
+        var_d = float(np.var(d))
+        if var_d <= 1e-12:
+            return 0.5
+        df, dp = float(np.mean(np.square(d2f))), float(np.mean(np.square(d2p)))
+        return float(np.clip(0.5 + (df - dp) / (12.0 * var_d), 0.0, 1.0))
 
     def _pelvis_contact(self, t_mid: float, trend_px_s: float, t_ref: float) -> float | None:
         """Initial contact from the pelvis alone: its fastest descent and its low point.
