@@ -3,7 +3,7 @@
 
 Renders Fukuchi 2017 treadmill runs with ``gait-twin`` (posterior view, treadmill), runs each video
 through each pose model with ``gait-station pose --no-pelvis-line`` (the model's own keypoints), adds the
-pelvis line read from the picture (``station.pose.pelvis``, experimental: ``gait-station pose --pelvis-line``),
+pelvis line read from the picture (``station.pose.pelvis``, the station's default: ``gait-station pose``),
 validates every track against the render's truth with ``gait-station validate`` (the error table and the
 per-frame pose-model report; the projected true joints too, for the analysis alone), and writes the table
 between the markers of ``docs/validation.md``. At 3 m and 30 fps it also splits each excursion error
