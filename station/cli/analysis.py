@@ -20,6 +20,7 @@ from station.errors import InputError
 from station.gait.analyzer import AnalyzerSettings, GaitAnalyzer
 from station.gait.steps import Step
 from station.keypoints import Pose
+from station.pose import DEFAULT_PELVIS_LINE
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def _is_track(path: Path) -> bool:
 
 
 def _poses(path: Path, model: str | None, model_path: str | None, progress: bool,
-           pelvis_line: bool = True) -> tuple[Iterator[Pose], str | None]:
+           pelvis_line: bool = DEFAULT_PELVIS_LINE) -> tuple[Iterator[Pose], str | None]:
     """Poses from a pose track CSV (read directly, validated row by row) or a video (through the pose model)."""
     if _is_track(path):
         from station.keypoints import iter_track_csv
@@ -101,7 +102,7 @@ def _roll_option(f):  # type: ignore[no-untyped-def]
 def _pelvis_line_option(f):  # type: ignore[no-untyped-def]
     return click.option(
         "--pelvis-line/--no-pelvis-line",
-        default=True,
+        default=DEFAULT_PELVIS_LINE,
         show_default=True,
         help="Videos: turn the model's hip line to the pelvis line read from the picture (as the station does); "
              "--no-pelvis-line uses the model's own hips.",

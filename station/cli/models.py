@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from station.errors import InputError, MissingFileError, StationError
+from station.pose import DEFAULT_PELVIS_LINE
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: i
 @click.option("--model", "model_names", multiple=True, help="Only this model (repeatable); default: all installed.")
 @click.option("--runtime", "runtime_names", multiple=True, help="Only this runtime (repeatable); default: all here.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
-@click.option("--pelvis-line/--no-pelvis-line", default=True, show_default=True,
+@click.option("--pelvis-line/--no-pelvis-line", default=DEFAULT_PELVIS_LINE, show_default=True,
               help="Time the pelvis-line pass too, as the station runs it (model.pelvis_line; column 'pelvis').")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def bench(
