@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from station.cli.pose import pelvis_line_option
 from station.errors import InputError
 from station.gait.analyzer import AnalyzerSettings, GaitAnalyzer
 from station.gait.steps import Step
@@ -99,16 +100,6 @@ def _roll_option(f):  # type: ignore[no-untyped-def]
     )(f)
 
 
-def _pelvis_line_option(f):  # type: ignore[no-untyped-def]
-    return click.option(
-        "--pelvis-line/--no-pelvis-line",
-        default=DEFAULT_PELVIS_LINE,
-        show_default=True,
-        help="Videos: turn the model's hip line to the pelvis line read from the picture (as the station does); "
-             "--no-pelvis-line uses the model's own hips.",
-    )(f)
-
-
 def _distance_option(f):  # type: ignore[no-untyped-def]
     return click.option(
         "--camera-distance-m",
@@ -130,7 +121,7 @@ def _distance_option(f):  # type: ignore[no-untyped-def]
               help="Camera behind the runner (posterior) or in front (anterior).")
 @_roll_option
 @_distance_option
-@_pelvis_line_option
+@pelvis_line_option
 @click.option("--min-score", type=float, default=AnalyzerSettings.min_score, show_default=True,
               help="Keypoint confidence below which a keypoint counts as not seen.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
@@ -187,7 +178,7 @@ def analyze(
 @click.option("--model", default=None, help="Pose model for a video (default the station's).")
 @click.option("--model-path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Use this model file instead of the installed weights (videos only).")
-@_pelvis_line_option
+@pelvis_line_option
 @click.option("--true-keypoints", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="True joints per frame (gait-twin render --keypoints) for the per-frame pose-model report; "
                    "default: the one the truth file names, if it is there.")

@@ -188,7 +188,7 @@ def _decode_ms(video: Path, frames: int) -> float:
 
 
 def _bench_one(name: str, runtime: str, video: Path, frames: int, num_threads: int | None,
-               pelvis_line: bool = False) -> BenchResult:
+               pelvis_line: bool = DEFAULT_PELVIS_LINE) -> BenchResult:
     from station.camera.video import VideoFileSource
     from station.pose import load_estimator
 

@@ -15,6 +15,17 @@ log = logging.getLogger(__name__)
 HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary line
 
 
+def pelvis_line_option(f):  # type: ignore[no-untyped-def]
+    """``--pelvis-line/--no-pelvis-line`` for the commands that run a model over a video (pose, analyze, validate)."""
+    return click.option(
+        "--pelvis-line/--no-pelvis-line",
+        default=DEFAULT_PELVIS_LINE,
+        show_default=True,
+        help="Videos: turn the model's hip line to the pelvis line read from the picture, as the station does "
+             "(station.pose.pelvis); --no-pelvis-line keeps the model's own hips.",
+    )(f)
+
+
 @click.command("pose")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -25,9 +36,7 @@ HIP_SCORE_MIN = 0.3  # the score above which a hip counts as seen in the summary
               help="Use this .tflite file (or a folder with all of the model's files) instead of the installed ones.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None,
               help="Interpreter threads (default: the runtime's choice for this machine).")
-@click.option("--pelvis-line/--no-pelvis-line", default=DEFAULT_PELVIS_LINE, show_default=True,
-              help="Turn the hip line to the pelvis line read from the picture (station.pose.pelvis); "
-                   "--no-pelvis-line writes the model's own keypoints.")
+@pelvis_line_option
 @click.option("--allow-truncated", is_flag=True,
               help="Keep a track from a truncated video with a warning instead of failing.")
 def pose(video: Path, output: Path, model: str, model_path: Path | None, num_threads: int | None,
