@@ -451,13 +451,12 @@ class CuePolicy:
                                         for st in self._sides.values()):
             counts = ", ".join(f"{side} {len(st.baseline_values or [])} steps" for side, st in self._sides.items())
             return f"collecting baseline ({counts}, first {s.baseline_s:.0f} s)"
-        uncertain = [f"{side} ± {st.ci95_deg:.1f}°" for side, st in self._sides.items()
-                     if st.too_uncertain and st.ci95_deg is not None]
+        uncertain = [(side, st) for side, st in self._sides.items() if st.too_uncertain and st.ci95_deg is not None]
         if uncertain:
-            gap = s.red_deg - s.amber_deg if s.mode == "absolute" else s.baseline_red_delta_deg - \
-                s.baseline_amber_delta_deg
-            return (f"not enough steps yet: {', '.join(uncertain)} is wider than the {gap:.1f}° between amber and "
-                    "red")
+            th = self._thresholds(uncertain[0][1])  # set: a side is only too uncertain against its thresholds
+            assert th is not None
+            widths = ", ".join(f"{side} ± {st.ci95_deg:.1f}°" for side, st in uncertain)
+            return f"not enough steps yet: {widths} is wider than the {th[1] - th[0]:.1f}° between amber and red"
         counts = ", ".join(f"{side} {len(st.window)} of {s.min_steps}" for side, st in self._sides.items())
         return f"{counts} steps needed for a judgement"
 
