@@ -109,6 +109,24 @@ def test_reading_does_not_jitter_with_where_the_model_put_the_hips(tilt):
     assert np.mean(readings) == pytest.approx(tilt, abs=0.4)
 
 
+@pytest.mark.parametrize("tilt", [-3.0, 0.0, 2.0])
+def test_a_light_from_one_side_does_not_turn_the_reading(tilt):
+    # the picture brighter towards one side (a window on the runner's right): the band's row-to-row change
+    # is compared, not its brightness, so the shading drops out (with the brightness it moved 0.05-0.15°)
+    img, pose = synthetic_back(tilt)
+    ramp = 1.0 + 0.4 * (np.arange(img.shape[1]) - 270.0) / 270.0
+    lit = np.clip(img * ramp[None, :, None], 0, 255).astype(np.uint8)
+    readings = []
+    for picture in (img, lit):
+        line = PelvisLine()
+        for _ in range(3):
+            line.refine(picture, pose)
+        assert line.last is not None
+        readings.append(line.last.angle_deg)
+    assert readings[1] == pytest.approx(readings[0], abs=0.03)
+    assert readings[1] == pytest.approx(tilt, abs=0.4)
+
+
 @pytest.mark.parametrize("roll", [-15.0, 20.0])
 def test_follows_a_rolled_camera(roll):
     img, pose = synthetic_back(2.0, roll_deg=roll)

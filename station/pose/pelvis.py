@@ -15,17 +15,21 @@ the pelvis in a picture from behind is the waist: the band just above the hip jo
 garments meet and the back is mirror-symmetric about the spine. Its axis of symmetry is perpendicular
 to the pelvis line.
 
-How. Around the model's hip midpoint, a band from the hips up to half a shoulder width above them and
-±0.36 shoulder widths across (inside the body's outline at any hip width, so the swinging arms and the
-background stay out) is resampled level for each candidate tilt; the tilt whose band is most nearly
-mirror-symmetric (normalised cross-correlation of the left half with the mirrored right half, the axis
-free to move sideways) is the pelvis line. Coarse search ±12° about the normal of the trunk (so a rolled
-camera is followed), then a least-squares parabola through the seven tilts within 3° of the best, 1° apart
-(:func:`_peak`). The symmetry is a little jagged from tilt to tilt (the band is resampled at every one), and
-a parabola through only the best three followed that jitter: a tenth of a pixel's change in where the band
-sits moved the reading by 0.4-0.6° (SD) on rendered runners; over seven tilts it moves it by 0.1°. The
-scale is the model's shoulder width (the most stable width any of the models gives, median over the last
-second); nothing is fitted to a runner or a model.
+How. Around the model's hip midpoint, the strongest horizontal edge between 0.7 shoulder widths above
+the hips and 0.3 below (where the garments meet) is found, and a thin band ±0.1 shoulder widths about it
+and ±0.36 across (inside the body's outline at any hip width, so the swinging arms and the background stay
+out) is resampled level for each candidate tilt; the tilt whose band is most nearly mirror-symmetric
+(normalised cross-correlation of the left half with the mirrored right half, the axis free to move
+sideways) is the pelvis line. What is compared is the band's change from row to row, not its brightness
+(``vertical_derivative``): a light from one side shades one half of the back more than the other, the same
+all the way down the band, and the brightness made the right side's drop read 0.5-0.9° lower than the
+left's under the renders' gym light and not under a symmetric one. Coarse search ±12° about the normal of
+the trunk (so a rolled camera is followed), then a least-squares parabola through the seven tilts within
+3° of the best, 1° apart (:func:`_peak`). The symmetry is a little jagged from tilt to tilt (the band is
+resampled at every one), and a parabola through only the best three followed that jitter: a tenth of a
+pixel's change in where the band sits moved the reading by 0.4-0.6° (SD) on rendered runners; over seven
+tilts it moves it by 0.1°. The scale is the model's shoulder width (the most stable width any of the models
+gives, median over the last second); nothing is fitted to a runner or a model.
 
 What it changes. The angle of the hip line: both hips turn about their midpoint, keeping their distance
 and which hip is on which side. And the midpoint follows the waist point of this frame (``follow_waist``,
@@ -83,6 +87,7 @@ class PelvisLineSettings:
     edge_above: float = 0.1  # the thin band reaches this far above the edge ...
     edge_below: float = 0.1  # ... and this far below it
     min_scale_px: float = 24.0  # a shoulder width below this is too small to read a waist from
+    vertical_derivative: bool = True  # compare the band's change down its rows, not its brightness (see _Band)
     follow_waist: bool = True  # the hip midpoint moves with the waist point found in this frame (see refine)
     offset_window_s: float = 2.0  # the model's hips' usual place against the waist point: median over this long
 
@@ -303,6 +308,11 @@ class _Band:
         p = self.patch(angle_deg)
         if p.ndim == 2:
             p = p[:, :, None]
+        if self.s.vertical_derivative:
+            # a light from one side makes one half of the back brighter than the other, the same all the way
+            # down the thin band; row-to-row differences drop that shading and keep the edges that turn with
+            # the pelvis (the garments' seam, the waist's outline)
+            p = p[1:] - p[:-1]
         k, o, m = self.k, self.o, self.m
         windows = sliding_window_view(p, k, axis=1)  # (rows, positions, channels, k)
         shifts = np.arange(-o, o + 1)
