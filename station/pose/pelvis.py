@@ -3,7 +3,7 @@
 On by default (``model.pelvis_line``; ``--no-pelvis-line`` on ``pose``, ``analyze``, ``validate`` and
 ``bench`` gives the model's own hips). Why it is on: on rendered runners (docs/validation.md) MoveNet's own
 hip line has no correlation with the pelvis's obliquity (r = -0.06 to 0.02 frame by frame at 3 m) and
-BlazePose's 0.13-0.81; this line's is 0.89-0.97, with 71-81 % of the pelvis's movement. It reads the
+BlazePose's 0.13-0.81; this line's is 0.95-0.99, with 78-83 % of the pelvis's movement. It reads the
 drop low, not at random. It has not been validated on real people with a reference.
 
 Why. Pose models put the hips where their training put them: MoveNet half a hip width above the hip
