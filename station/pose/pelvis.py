@@ -72,7 +72,7 @@ class PelvisLineSettings:
     band_down: float = 0.25  # band bottom below the hip midpoint (MoveNet puts its hips at the waist)
     half_width: float = 0.36  # band half width (each side of the axis)
     axis_shift: float = 0.1  # the axis of symmetry may sit this far either side of the hip midpoint
-    samples: int = 48  # resampled samples per shoulder width (the band is 35 x 24 samples)
+    samples: int = 48  # resampled samples per shoulder width (the thin band is 47 across x 11 down)
     span_deg: float = 12.0  # tilts searched either side of the trunk's normal
     track_span_deg: float = 5.0  # after a reading, first search this far either side of it
     step_deg: float = 2.0  # coarse step ...
