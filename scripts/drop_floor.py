@@ -95,6 +95,10 @@ def main() -> int:
     ap.add_argument("--runners", default="s01,s02,s32")
     ap.add_argument("--distance", type=float, default=3.0, help="camera behind the pelvis, m")
     args = ap.parse_args()
+    unknown = sorted(set(args.runners.split(",")) - set(RUNNERS))
+    if unknown:
+        print(f"unknown runner {', '.join(unknown)}: choose from {', '.join(RUNNERS)}", file=sys.stderr)
+        return 1
     if not TOOL.exists():
         print(f"{TOOL} not found: this needs ../shared beside the checkout", file=sys.stderr)
         return 1
