@@ -33,20 +33,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from validate_mocap import RUNNERS, SRC, TOOL, runner_names  # noqa: E402  (a sibling script)
 
 from station.gait import AnalyzerSettings, analyze_track  # noqa: E402
 from station.keypoint_validation import image_obliquity_deg  # noqa: E402
 from station.keypoints import read_track_csv  # noqa: E402
 from station.validation import load_truth, validate_steps  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-SRC = SHARED / "data" / "mocap" / "fukuchi2017"
-TOOL = SHARED / "tools" / "mocap_track.py"
-RUNNERS = {  # subject: (markers, static, forces or None)
-    "s01": ("RBDS001runT25markers.txt", "RBDS001static.txt", "RBDS001runT25forces.txt"),
-    "s02": ("RBDS002runT25markers.txt", "RBDS002static.txt", "RBDS002runT25forces.txt"),
-    "s32": ("RBDS032runT35markers.txt", "RBDS032static.txt", None),
-}
 LIMIT_DEG = 0.75
 FOCAL_PX = 600.0  # mocap_track.py's default at its default distance
 
@@ -95,10 +90,7 @@ def main() -> int:
     ap.add_argument("--runners", default="s01,s02,s32")
     ap.add_argument("--distance", type=float, default=3.0, help="camera behind the pelvis, m")
     args = ap.parse_args()
-    unknown = sorted(set(args.runners.split(",")) - set(RUNNERS))
-    if unknown:
-        print(f"unknown runner {', '.join(unknown)}: choose from {', '.join(RUNNERS)}", file=sys.stderr)
-        return 1
+    runners = runner_names(args.runners)
     if not TOOL.exists():
         print(f"{TOOL} not found: this needs ../shared beside the checkout", file=sys.stderr)
         return 1
@@ -108,7 +100,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for subject in args.runners.split(","):
+        for subject in runners:
             near, truth = track(subject, 120.0, args.distance, tmp)
             far, _ = track(subject, 120.0, 60.0, tmp)
             slow, slow_truth = track(subject, 30.0, args.distance, tmp)

@@ -52,6 +52,15 @@ CONTACT_P90_MAX_S = 0.040
 CLEAN_EXCURSION_MAX_DEG = 0.5
 
 
+def runner_names(text: str) -> list[str]:
+    """The runners of a comma-separated ``--runners``; an unknown one ends the script with a one-line error."""
+    names = text.split(",")
+    unknown = sorted(set(names) - set(RUNNERS))
+    if unknown:
+        raise SystemExit(f"unknown runner {', '.join(unknown)}: choose from {', '.join(RUNNERS)}")
+    return names
+
+
 def variants(quick: bool) -> list[dict]:
     """The generated treadmill variants (the same for every runner), chosen before their results were seen."""
     out = []
@@ -168,6 +177,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="analyzer setting to override (Python literal), e.g. --set contact_from_pelvis=False")
     args = ap.parse_args()
+    runners = runner_names(args.runners)
     if not TOOL.exists():
         print(f"{TOOL} not found", file=sys.stderr)
         return 1
@@ -177,7 +187,7 @@ def main() -> int:
         overrides[name.strip()] = ast.literal_eval(value.strip())
     with tempfile.TemporaryDirectory() as tmp:
         jobs = []
-        for subject in args.runners.split(","):
+        for subject in runners:
             jobs += [("shared", subject, spec, tmp, overrides) for spec in SHARED_TRACKS[subject]]
             jobs += [("variant", subject, v, tmp, overrides) for v in variants(args.quick)]
             if not args.no_lanes:
@@ -187,7 +197,7 @@ def main() -> int:
     print(HEADER)
     for d in results:
         print(row(d))
-    for subject in args.runners.split(","):
+    for subject in runners:
         rs = [d for d in results if d["subject"] == subject]
         print(f"{subject}: {sum(d['passed_issue10'] for d in rs)}/{len(rs)} pass issue 10's checks, "
               f"{sum(d['passed'] for d in rs)}/{len(rs)} issue 3's acceptance limits")

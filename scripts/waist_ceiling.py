@@ -28,17 +28,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from validate_mocap import RUNNERS, runner_names  # noqa: E402  (a sibling script)
+from validate_mocap import SRC as MOCAP  # noqa: E402
 
 from station.gait import AnalyzerSettings, analyze_track  # noqa: E402
 from station.keypoint_validation import image_obliquity_deg  # noqa: E402
 from station.validation import load_truth, validate_steps  # noqa: E402
 
-MOCAP = ROOT.parent / "shared" / "data" / "mocap" / "fukuchi2017"
-RUNNERS = {  # subject: (markers, static, forces or None)
-    "s01": ("RBDS001runT25markers.txt", "RBDS001static.txt", "RBDS001runT25forces.txt"),
-    "s02": ("RBDS002runT25markers.txt", "RBDS002static.txt", "RBDS002runT25forces.txt"),
-    "s32": ("RBDS032runT35markers.txt", "RBDS032static.txt", None),
-}
 LH, RH = 11, 12  # COCO hips
 
 
@@ -109,10 +107,7 @@ def main() -> int:
     ap.add_argument("--seam-above-m", type=float, default=0.13, help="the skin read, this far above the hip joints")
     ap.add_argument("--half-width-m", type=float, default=0.14, help="the skin read, up to this far from the spine")
     args = ap.parse_args()
-    unknown = sorted(set(args.runners.split(",")) - set(RUNNERS))
-    if unknown:
-        print(f"unknown runner {', '.join(unknown)}: choose from {', '.join(RUNNERS)}", file=sys.stderr)
-        return 1
+    runners = runner_names(args.runners)
     if not MOCAP.exists():
         print(f"{MOCAP} not found: this needs ../shared beside the checkout", file=sys.stderr)
         return 1
@@ -125,7 +120,7 @@ def main() -> int:
           "excursion error L / R, true joints ° | excursion error L / R, waist edge as the hip line ° |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for subject in args.runners.split(","):
+        for subject in runners:
             d = run(subject, args.seam_above_m, args.half_width_m, Path(tmp))
             tj, we = d["true joints"], d["waist edge"]
             print(f"| {subject} | {d['r']:.3f} / {d['slope']:.2f} | {tj['left']:+.2f} / {tj['right']:+.2f} | "
