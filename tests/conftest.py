@@ -6,9 +6,12 @@ except under CI=true, where a missing shared folder is a failure.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
@@ -35,6 +38,17 @@ def skip_or_fail(msg: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(msg + " (required under CI=true)")
     pytest.skip(msg)
+
+
+def load_module(path: Path) -> ModuleType:
+    """A script (scripts/, ../shared/tools) imported from its file, under its file name (registered, so its
+    dataclasses can look their module up)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_shared(*parts: str) -> Path:

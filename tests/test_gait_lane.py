@@ -8,8 +8,6 @@ interval; the passes of one session pool into its per-side means.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 
 import numpy as np
@@ -17,7 +15,7 @@ import pytest
 
 from station.gait import AnalyzerSettings, GaitAnalyzer, analyze_track, summarize
 from station.validation import Truth, TruthStep, validate_steps
-from tests.conftest import ROOT, SHARED_DATA, require_shared
+from tests.conftest import ROOT, SHARED_DATA, load_module, require_shared
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +23,7 @@ def lane() -> ModuleType:
     require_shared("mocap", "fukuchi2017", "RBDS001runT25markers.txt")
     if not (SHARED_DATA.parent / "tools" / "mocap_track.py").exists():
         require_shared("..", "tools", "mocap_track.py")
-    spec = importlib.util.spec_from_file_location("lane_track", ROOT / "scripts" / "lane_track.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "scripts" / "lane_track.py")
 
 
 def _truth(d: dict) -> Truth:

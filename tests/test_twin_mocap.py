@@ -7,14 +7,13 @@ the shared tool: the same steps as the shared truth files, and the posed skeleto
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, require_shared, skip_or_fail
+from tests.conftest import ROOT, load_module, require_shared, skip_or_fail
 
 pytest.importorskip("scipy")
 
@@ -24,10 +23,7 @@ def _mocap_track():
     path = ROOT.parent / "shared" / "tools" / "mocap_track.py"
     if not path.exists():
         skip_or_fail(f"shared tool not found: {path}")
-    spec = importlib.util.spec_from_file_location("mocap_track", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_module(path)
 
 
 TRIALS = {

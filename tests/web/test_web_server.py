@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import http.client
-import importlib.util
 import re
 import socket
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from station.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_module
 from tests.web.conftest import PASSWORD
 from web.auth import PASSWORD_KEY
 
@@ -32,11 +31,7 @@ _TOKEN_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 def _bench() -> Any:
     """scripts/bench_kiosk.py, whose ``server()`` starts ``gait-station serve`` for the figures and for these tests."""
-    spec = importlib.util.spec_from_file_location("bench_kiosk", ROOT / "scripts" / "bench_kiosk.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(ROOT / "scripts" / "bench_kiosk.py")
 
 
 @contextlib.contextmanager
